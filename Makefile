@@ -1,0 +1,65 @@
+# The two commands of the README, each of which sets itself up from nothing:
+#
+#   make book   build the course as HTML in _build/html (every notebook executed,
+#               warnings are errors)
+#   make test   run every test: unit tests, doctests, the notebooks (nbval) and
+#               the browser check of the built book
+#
+# Set-up: a virtual environment in .venv with torch 2.13.0 (CPU) installed first
+# and everything else pinned by constraints.txt; MathJax from npm into
+# _assets/mathjax (so math renders offline); for `make test`, Debian's chromium.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+TORCH  ?= torch==2.13.0
+# Extra pip options for torch, e.g. the CPU wheel index where PyPI would give CUDA (see the workflow).
+TORCH_INDEX ?=
+MATHJAX_FILES := tex-chtml.js a11y adaptors input output sre ui
+
+.PHONY: help book test venv mathjax chromium benchmarks clean distclean
+
+help:
+	@echo "make book        build the book into _build/html"
+	@echo "make test        run every test (unit, doctest, notebooks, browser)"
+	@echo "make benchmarks  time lessons_lib against the reference libraries"
+	@echo "make clean       remove build outputs (keeps .venv)"
+
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt $(TORCH_INDEX) "$(TORCH)"
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Sphinx copies _assets/ into _build/html/_static/ (see html_static_path in _config.yml).
+# Not _static/: Jupyter Book would add every .js file there to every page.
+_assets/mathjax/tex-chtml.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf _assets/mathjax && mkdir -p _assets/mathjax
+	cd node_modules/mathjax/es5 && cp -r $(MATHJAX_FILES) ../../../_assets/mathjax/
+	touch $@
+
+mathjax: _assets/mathjax/tex-chtml.js
+
+chromium:
+	bash scripts/install_chromium.sh
+
+book: venv mathjax
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+test: venv mathjax chromium
+	$(BIN)/python -m pytest
+
+benchmarks: venv
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) node_modules _assets/mathjax

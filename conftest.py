@@ -1,0 +1,84 @@
+"""Session-wide pytest hooks for the one test command (`make test`).
+
+Two jobs:
+
+1. **Each notebook executes once per run.** nbval (``--nbval-lax``) executes
+   every notebook cell by cell. When all cells of a notebook pass, the outputs
+   nbval collected are stored in the book's execution cache
+   (``_build/.jupyter_cache``, the cache Jupyter Book's ``execute_notebooks:
+   cache`` mode reads). The book build that the browser check needs then finds
+   every notebook already executed and runs none of them again.
+2. **The browser check runs last**, after every notebook, so that it sees their
+   cached outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+BOOK_CACHE = ROOT / "_build" / ".jupyter_cache"
+
+# notebook path -> {"cells": [items], "ok": bool, "start": float}
+_NOTEBOOKS: dict[Path, dict] = {}
+
+
+def _is_nbval_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell")
+
+
+def pytest_collection_modifyitems(config, items):
+    browser = [i for i in items if i.get_closest_marker("browser")]
+    others = [i for i in items if not i.get_closest_marker("browser")]
+    items[:] = others + browser
+    for item in items:
+        if _is_nbval_cell(item):
+            entry = _NOTEBOOKS.setdefault(Path(str(item.parent.fspath)), {"cells": [], "ok": True})
+            entry["cells"].append(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if not _is_nbval_cell(item):
+        return
+    report = outcome.get_result()
+    entry = _NOTEBOOKS[Path(str(item.parent.fspath))]
+    entry.setdefault("start", time.time())
+    if report.failed or report.skipped:
+        entry["ok"] = False
+    if report.when == "teardown" and item is entry["cells"][-1] and entry["ok"]:
+        _cache_executed_notebook(Path(str(item.parent.fspath)), entry)
+
+
+def _cache_executed_notebook(path: Path, entry: dict) -> None:
+    """Store the notebook with nbval's outputs where the book build looks first."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    cells = entry["cells"]
+    if len(code_cells) != len(cells) or any(c.test_outputs is None for c in cells):
+        return  # not every cell ran: let the book build execute it itself
+    for count, (cell, item) in enumerate(zip(code_cells, cells), start=1):
+        outputs = []
+        for out in item.test_outputs:
+            out = nbformat.from_dict(dict(out))
+            if out.output_type == "execute_result":
+                out["execution_count"] = count
+            outputs.append(out)
+        cell.outputs = outputs
+        cell.execution_count = count
+    nbformat.validate(nb)
+    cache = get_cache(str(BOOK_CACHE))
+    cache.cache_notebook_bundle(
+        CacheBundleIn(nb, str(path), data={"execution_seconds": time.time() - entry["start"]}),
+        check_validity=True,
+        overwrite=True,
+        description="executed by nbval in the test run",
+    )

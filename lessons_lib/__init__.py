@@ -1,0 +1,35 @@
+"""From-scratch implementations for the course *Speech ML from Scratch*.
+
+The package mirrors the book: one module per concept, named for it, so that a
+reader who finishes a chapter finds everything it built in one place.
+
+==================  =====================================================
+module              what it holds (chapter)
+==================  =====================================================
+``config``          quick/full mode switch, device choice, seeding (all)
+``data``            the Free Spoken Digit Dataset loader and its splits (0)
+``audio``           reading, writing and resampling audio (0)
+``notebook``        rendering library source code inside a notebook (all)
+==================  =====================================================
+
+Array conventions, followed everywhere in the package
+------------------------------------------------------
+* A waveform is a 1-D float array, ``shape (n_samples,)``, with values in
+  ``[-1, 1)`` (16-bit PCM divided by 32768, as soundfile and librosa read it).
+* A spectrogram has frequency on the first axis and time on the second,
+  ``shape (n_freq, n_frames)``, exactly as librosa returns it.
+* A sequence of feature frames has time on the first axis,
+  ``shape (n_frames, n_features)``, exactly as scikit-learn and hmmlearn
+  expect it. Converting a spectrogram into frames is therefore an explicit
+  ``.T`` at the boundary between the two worlds.
+* Probabilities that can underflow are kept in log space and their names say
+  so (``log_alpha``, ``log_prob``).
+* Randomness enters through an explicit ``rng`` (:class:`numpy.random.Generator`)
+  or ``generator`` (:class:`torch.Generator`) argument; the library never seeds
+  global state except in :func:`lessons_lib.config.seed_everything`, which a
+  notebook calls on purpose.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,127 @@
+"""Showing the library's own code inside a notebook.
+
+The course keeps one source of truth: a notebook never pastes a copy of an
+algorithm, it renders the function that the tests check, straight from
+``lessons_lib``. :func:`show_source` returns an object that Jupyter, Colab and
+the Jupyter Book build all display as a highlighted code block headed by the
+file and line numbers it came from.
+
+Chapter: every notebook (first used in ``notebooks/00_getting_started.ipynb``).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SourceCode", "show_source"]
+
+
+@dataclass(frozen=True)
+class SourceCode:
+    """Source text of a Python object, displayed as a highlighted block.
+
+    Attributes
+    ----------
+    code : str
+        The source, dedented.
+    qualname : str
+        ``module.name`` of the object.
+    filename : str
+        The file, relative to the package's parent folder when it is inside
+        ``lessons_lib`` (e.g. ``lessons_lib/data.py``).
+    first_line, last_line : int
+        The lines of ``filename`` the source spans (1-based, inclusive).
+    """
+
+    code: str
+    qualname: str
+    filename: str
+    first_line: int
+    last_line: int
+
+    def __str__(self) -> str:
+        return self.code
+
+    def _repr_markdown_(self) -> str:
+        fence = "```"
+        while fence in self.code:
+            fence += "`"
+        header = f"`{self.qualname}` — `{self.filename}`, lines {self.first_line}–{self.last_line}"
+        return f"{header}\n\n{fence}python\n{self.code.rstrip()}\n{fence}\n"
+
+
+def _strip_docstring(code: str) -> str:
+    tree = ast.parse(code)
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return code
+    body = node.body
+    if not (body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        return code
+    lines = code.splitlines(keepends=True)
+    doc = body[0]
+    start, end = doc.lineno - 1, doc.end_lineno  # 0-based start, exclusive end
+    if len(body) == 1:  # only a docstring: leave a placeholder so the code stays valid
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        return "".join(lines[:start] + [indent + "...\n"] + lines[end:])
+    return "".join(lines[:start] + lines[end:])
+
+
+def show_source(obj, *, docstring: bool = False) -> SourceCode:
+    """Render the source code of a library function, class or module.
+
+    Parameters
+    ----------
+    obj : function, class or module
+        What to show, e.g. ``lessons_lib.data.official_split``.
+    docstring : bool, default False
+        Keep the docstring. By default it is left out, because the notebook's
+        prose already explains what the docstring says.
+
+    Returns
+    -------
+    SourceCode
+        Displayed by Jupyter as Markdown (a ``python`` code block with a header
+        naming the file and lines); ``str()`` gives the plain code.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` has no Python source (a built-in, a C extension, a value).
+
+    Examples
+    --------
+    >>> from lessons_lib.data import official_split
+    >>> src = show_source(official_split)
+    >>> print(str(src).splitlines()[0])
+    def official_split(fsdd: FSDD) -> tuple[np.ndarray, np.ndarray]:
+    >>> src.filename
+    'lessons_lib/data.py'
+    """
+    if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj) or inspect.ismethod(obj)):
+        raise TypeError(
+            f"show_source expects a Python function, class or module, got {type(obj).__name__} {obj!r}"
+        )
+    try:
+        lines, first = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj) or "")
+    except (OSError, TypeError) as err:
+        raise TypeError(f"show_source cannot find Python source for {obj!r}: {err}") from err
+    first = max(first, 1)  # modules report line 0
+    code = textwrap.dedent("".join(lines))
+    if not docstring and not inspect.ismodule(obj):
+        code = _strip_docstring(code)
+    package_root = Path(__file__).resolve().parent.parent
+    try:
+        filename = path.resolve().relative_to(package_root).as_posix()
+    except ValueError:
+        filename = path.name
+    module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+    name = getattr(obj, "__qualname__", None)
+    qualname = f"{module}.{name}" if name and not inspect.ismodule(obj) else module
+    return SourceCode(code, qualname, filename, first, first + len(lines) - 1)

@@ -1,0 +1,112 @@
+"""The project's own promises: one source for the repository address, clean notebooks,
+consistent dependency lists, the README's two commands, and a test file per module."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"].rstrip("/")
+OWNER, NAME = REPO_URL.split("github.com/")[1].split("/")
+SITE_URL = f"https://{OWNER}.github.io/{NAME}/"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+README = (ROOT / "README.md").read_text()
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+MODULES = sorted(p for p in (ROOT / "lessons_lib").glob("*.py") if not p.name.startswith("_"))
+
+
+def requirement_lines(path: Path) -> list[str]:
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines()
+            if line.split("#")[0].strip() and not line.startswith("-")]
+
+
+def name_of(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;@]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ must hold the chapters"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean_listed_and_colab_ready(notebook):
+    nb = json.loads(notebook.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), \
+        f"{notebook.name} has outputs: clear them before committing"
+    toc = (ROOT / "_toc.yml").read_text()
+    assert f"notebooks/{notebook.stem}" in toc, f"{notebook.name} is not in _toc.yml"
+    first = "".join(code[0]["source"])
+    assert 'if "google.colab" in sys.modules:' in first, "the first code cell installs only in Colab"
+    assert f"git+{REPO_URL}" in first, "the Colab cell installs lessons_lib from repository.url"
+    assert any("assert " in "".join(c["source"]) for c in code), "a notebook asserts its claims"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_readme_links_follow_repository_url():
+    assert SITE_URL in README
+    for link in re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", README):
+        assert link.startswith(f"https://colab.research.google.com/github/{OWNER}/{NAME}/blob/main/notebooks/")
+        assert (ROOT / link.split("/blob/main/")[1]).exists(), link
+    for notebook in NOTEBOOKS:
+        assert f"colab.research.google.com/github/{OWNER}/{NAME}/blob/main/notebooks/{notebook.name}" in README
+    assert PYPROJECT["project"]["urls"]["Source"] == REPO_URL
+    assert PYPROJECT["project"]["urls"]["Homepage"] == SITE_URL
+
+
+def test_readme_commands_and_ci():
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", README, re.S))
+    assert re.search(r"^make book\b", blocks, re.M) and re.search(r"^make test\b", blocks, re.M)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), ".ci/run runs exactly the README's test command"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "jupyter-book build . --warningiserror" in makefile
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert re.search(r"run: make book\b", workflow), "the Pages workflow uses the README's build command"
+
+
+def test_requirements_match_pyproject():
+    project = PYPROJECT["project"]
+    declared = sorted(project["dependencies"] + project["optional-dependencies"]["course"])
+    assert sorted(requirement_lines(ROOT / "requirements.txt")) == declared
+
+
+def test_every_requirement_is_pinned_in_constraints():
+    pins = dict(line.split("==") for line in requirement_lines(ROOT / "constraints.txt"))
+    pins = {name_of(k): v for k, v in pins.items()}
+    wanted = requirement_lines(ROOT / "requirements.txt") + requirement_lines(ROOT / "requirements-dev.txt")
+    missing = [r for r in wanted if name_of(r) not in pins]
+    assert not missing, f"add exact versions to constraints.txt for {missing}"
+    assert pins["torch"] == "2.13.0"
+    assert pins["jupyter-book"] == "1.0.4.post1"
+    assert all(">=" in r or "==" in r for r in requirement_lines(ROOT / "requirements.txt"))
+    assert not any(name_of(r) == "torch" and "==" in r for r in requirement_lines(ROOT / "requirements.txt")), \
+        "requirements.txt must not pin torch (Colab would reinstall it)"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_every_module_has_tests_docstrings_and_a_chapter(module):
+    assert (ROOT / "tests" / f"test_{module.stem}.py").exists(), f"tests/test_{module.stem}.py is missing"
+    tree = ast.parse(module.read_text())
+    assert "Chapter:" in (ast.get_docstring(tree) or ""), f"{module.name}: say which notebook teaches it"
+    public = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
+    for node in public:
+        doc = ast.get_docstring(node) or ""
+        assert doc, f"{module.name}: {node.name} has no docstring"
+        if isinstance(node, ast.FunctionDef):
+            assert "Examples" in doc, f"{module.name}: {node.name} needs an Examples section (doctest)"
+
+
+def test_recordings_are_never_committed():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert not [f for f in tracked if f.endswith((".wav", ".flac", ".tar.gz"))]
