@@ -9,7 +9,7 @@ module              what it holds (chapter)
 ``config``          quick/full mode switch, device choice, seeding (all)
 ``data``            the Free Spoken Digit Dataset loader and its splits (0)
 ``audio``           reading, writing and resampling audio (0)
-``notebook``        rendering library source code inside a notebook (all)
+``notebook``        showing library source and result tables in a notebook (all)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package

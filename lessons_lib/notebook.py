@@ -1,4 +1,4 @@
-"""Showing the library's own code inside a notebook.
+"""Showing the library's own code, and small result tables, inside a notebook.
 
 The course keeps one source of truth: a notebook never pastes a copy of an
 algorithm, it renders the function that the tests check, straight from
@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SourceCode", "show_source"]
+__all__ = ["SourceCode", "show_source", "MarkdownTable", "markdown_table"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,69 @@ def show_source(obj, *, docstring: bool = False) -> SourceCode:
     name = getattr(obj, "__qualname__", None)
     qualname = f"{module}.{name}" if name and not inspect.ismodule(obj) else module
     return SourceCode(code, qualname, filename, first, first + len(lines) - 1)
+
+
+@dataclass(frozen=True)
+class MarkdownTable:
+    """A table that Jupyter, Colab and the book display as a formatted table.
+
+    Attributes
+    ----------
+    markdown : str
+        The table in Markdown (GitHub/MyST pipe-table syntax).
+    """
+
+    markdown: str
+
+    def __str__(self) -> str:
+        return self.markdown
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+
+def _cell(value) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows, header) -> MarkdownTable:
+    """Format rows of values as a Markdown table for display in a notebook.
+
+    Parameters
+    ----------
+    rows : iterable of sequences
+        One sequence of cell values per row. Floats are shown with 4
+        significant digits; anything else with ``str``. A ``|`` in a value is
+        escaped.
+    header : sequence of str
+        Column titles; every row must have this many cells.
+
+    Returns
+    -------
+    MarkdownTable
+        Displayed as a table; ``str()`` gives the Markdown.
+
+    Raises
+    ------
+    ValueError
+        If ``header`` is empty or a row has a different number of cells.
+
+    Examples
+    --------
+    >>> print(markdown_table([["theo", 500], ["lucas", 0.5]], header=["speaker", "n"]))
+    | speaker | n |
+    |---|---|
+    | theo | 500 |
+    | lucas | 0.5 |
+    """
+    header = [str(h) for h in header]
+    if not header:
+        raise ValueError("header must name at least one column")
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, expected {len(header)} (one per header column)")
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return MarkdownTable("\n".join(lines) + "\n")

@@ -259,7 +259,8 @@ def test_notebook_00_audio_math_figures_and_colab(browser, site):
 
     tables = browser.find_elements(By.CSS_SELECTOR, "div.cell_output table")
     assert len(tables) >= 2, "the counts table and the fold table are rendered as tables"
-    assert "|---|" not in browser.find_element(By.CSS_SELECTOR, "article.bd-article").text
+    outputs = " ".join(o.text for o in browser.find_elements(By.CSS_SELECTOR, "div.cell_output"))
+    assert "|---|" not in outputs, "a Markdown table was shown as raw text"
 
     images = browser.find_elements(By.CSS_SELECTOR, "div.cell_output img")
     assert len(images) >= 2, "the duration box plot and the waveform"

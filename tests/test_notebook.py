@@ -85,3 +85,43 @@ def test_docstring_only_function_stays_valid_python():
 def test_objects_without_python_source(obj):
     with pytest.raises(TypeError, match="show_source"):
         show_source(obj)
+
+
+# --------------------------------------------------------------------------- markdown_table
+
+
+def parse_table(markdown: str) -> list[list[str]]:
+    """Cells of the first table, as a real Markdown parser (markdown-it-py, GFM tables) reads them."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("gfm-like").parse(markdown)
+    rows, row = [], None
+    for token in tokens:
+        if token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            row.append(token.content)
+        elif token.type == "tr_close":
+            rows.append(row)
+            row = None
+    return rows
+
+
+def test_markdown_table_parses_back_to_its_cells():
+    from lessons_lib.notebook import markdown_table
+
+    rows = [["george", 2500, 500], ["a | b", 0.123456, -3], ["", 1e-9, True]]
+    table = markdown_table(rows, header=["speaker", "train", "test"])
+    assert table._repr_markdown_() == str(table)
+    parsed = parse_table(str(table))
+    assert parsed[0] == ["speaker", "train", "test"]
+    assert parsed[1:] == [["george", "2500", "500"], ["a | b", "0.1235", "-3"], ["", "1e-09", "True"]]
+
+
+def test_markdown_table_bad_shapes():
+    from lessons_lib.notebook import markdown_table
+
+    with pytest.raises(ValueError, match=r"row 1 has 1 cells, expected 2"):
+        markdown_table([[1, 2], [3]], header=["a", "b"])
+    with pytest.raises(ValueError, match="header must name at least one column"):
+        markdown_table([], header=[])
