@@ -21,30 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import sample_rate as _check_sr
+from ._checks import waveform as _check_waveform
+
 __all__ = ["pcm_to_float", "resample", "load_audio", "save_audio"]
-
-
-def _check_sr(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int (samples per second), got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int (samples per second), got {value}")
-    return int(value)
-
-
-def _check_waveform(y, name: str = "y") -> np.ndarray:
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of shape (n_samples,), got {type(y).__name__}")
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, shape (n_samples,), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise TypeError(
-            f"{name} must hold floating-point samples in [-1, 1), got dtype {y.dtype}; "
-            "convert integer PCM with pcm_to_float first"
-        )
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or infinite samples")
-    return y
 
 
 def pcm_to_float(q: np.ndarray) -> np.ndarray:

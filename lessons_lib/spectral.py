@@ -1,0 +1,416 @@
+"""Windows, framing, the short-time Fourier transform and its inverse, decibels.
+
+Speech changes every few tens of milliseconds, so one Fourier transform of a
+whole utterance mixes every sound in it. The STFT cuts the signal into short,
+overlapping frames, tapers each with a window :math:`w` and transforms it:
+
+.. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mH]\\, e^{-2\\pi i k n / N},
+
+with FFT size :math:`N` (``n_fft``), hop :math:`H` (``hop_length``), frequency
+bin :math:`k` and frame :math:`m`. The result has frequency on the first axis
+and time on the second, ``shape (1 + n_fft // 2, n_frames)``, exactly as
+``librosa.stft`` returns it; every default here is librosa's too, so the
+comparisons in the notebook read line by line.
+
+The FFT inside :func:`stft` and :func:`istft` is NumPy's (the same algorithm
+as :func:`lessons_lib.fourier.fft`, in C); pass ``fft=lessons_lib.fourier.fft``
+to :func:`stft` to run ours instead and see the same numbers.
+
+Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import finite_array, positive_int, waveform
+
+__all__ = ["get_window", "frame", "overlap_add", "stft", "istft", "power_to_db", "amplitude_to_db"]
+
+_WINDOW_NAMES = ("hann", "hamming", "rectangular", "boxcar", "ones")
+
+
+def get_window(window, win_length: int) -> np.ndarray:
+    """A periodic analysis window of ``win_length`` samples.
+
+    Periodic ("DFT-even") windows repeat seamlessly every :math:`L` samples,
+    which is what overlap-add needs:
+
+    .. math::
+        w_\\text{hann}[n] = \\tfrac12 - \\tfrac12 \\cos\\frac{2\\pi n}{L}, \\quad
+        w_\\text{hamming}[n] = 0.54 - 0.46 \\cos\\frac{2\\pi n}{L}, \\quad
+        w_\\text{rect}[n] = 1, \\qquad n = 0, \\dots, L - 1.
+
+    Parameters
+    ----------
+    window : {"hann", "hamming", "rectangular"} or ndarray
+        A name (``"boxcar"`` and ``"ones"`` mean rectangular), or the window
+        itself as an array of length ``win_length``.
+    win_length : int
+        :math:`L`, positive.
+
+    Returns
+    -------
+    ndarray of float64, shape (win_length,)
+        Equal to ``scipy.signal.get_window(window, win_length, fftbins=True)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an array of the wrong length.
+
+    Examples
+    --------
+    >>> get_window("hann", 4)
+    array([0. , 0.5, 1. , 0.5])
+    """
+    win_length = positive_int(win_length, "win_length")
+    if isinstance(window, np.ndarray):
+        w = finite_array(window, "window", allow_complex=False)
+        if w.shape != (win_length,):
+            raise ValueError(f"window array must have shape ({win_length},) to match win_length, got {w.shape}")
+        return w.astype(np.float64, copy=True)
+    if not isinstance(window, str) or window.lower() not in _WINDOW_NAMES:
+        raise ValueError(f"window must be one of {_WINDOW_NAMES} or an array, got {window!r}")
+    name = window.lower()
+    if win_length == 1:  # a single sample cannot be tapered (scipy returns [1.] too)
+        return np.ones(1)
+    phase = 2 * np.pi * np.arange(win_length) / win_length
+    if name == "hann":
+        return 0.5 - 0.5 * np.cos(phase)
+    if name == "hamming":
+        return 0.54 - 0.46 * np.cos(phase)
+    return np.ones(win_length)
+
+
+def _pad_center(w: np.ndarray, size: int) -> np.ndarray:
+    left = (size - w.shape[-1]) // 2
+    return np.pad(w, (left, size - w.shape[-1] - left))
+
+
+def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Slice a signal into overlapping frames, without copying.
+
+    Frame :math:`m` holds samples :math:`y[mH], \\dots, y[mH + N - 1]`.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_samples,)
+    frame_length : int
+        :math:`N` samples per frame.
+    hop_length : int
+        :math:`H` samples between the starts of consecutive frames.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, frame_length)
+        A read-only view of ``y`` with
+        ``n_frames = 1 + (n_samples - frame_length) // hop_length``; equal to
+        ``librosa.util.frame(y, frame_length=..., hop_length=...).T``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is shorter than one frame, or a length is not positive.
+
+    Examples
+    --------
+    >>> frame(np.arange(6.0), frame_length=3, hop_length=2)
+    array([[0., 1., 2.],
+           [2., 3., 4.]])
+    """
+    y = finite_array(y, "y")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, shape (n_samples,), got shape {y.shape}")
+    frame_length = positive_int(frame_length, "frame_length")
+    hop_length = positive_int(hop_length, "hop_length")
+    if y.shape[0] < frame_length:
+        raise ValueError(f"y has {y.shape[0]} samples, fewer than frame_length={frame_length}")
+    return np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop_length]
+
+
+def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
+    """Add frames back together, each shifted by ``hop_length`` from the last.
+
+    .. math:: y[n] = \\sum_m f_m[n - mH]
+
+    Done in :math:`\\lceil N / H \\rceil` vectorized passes (one per chunk of
+    :math:`H` samples within a frame), not a loop over frames.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (n_frames, frame_length)
+    hop_length : int
+
+    Returns
+    -------
+    ndarray, shape (frame_length + hop_length * (n_frames - 1),)
+
+    Examples
+    --------
+    >>> overlap_add(np.ones((3, 4)), hop_length=2)
+    array([1., 1., 2., 2., 2., 2., 1., 1.])
+    """
+    frames = finite_array(frames, "frames")
+    if frames.ndim != 2:
+        raise ValueError(f"frames must be 2-D, shape (n_frames, frame_length), got shape {frames.shape}")
+    hop_length = positive_int(hop_length, "hop_length")
+    n_frames, frame_length = frames.shape
+    n_chunks = -(-frame_length // hop_length)
+    padded = np.zeros((n_frames, n_chunks * hop_length), dtype=frames.dtype)
+    padded[:, :frame_length] = frames
+    chunks = padded.reshape(n_frames, n_chunks, hop_length)
+    out = np.zeros((n_frames + n_chunks - 1, hop_length), dtype=frames.dtype)
+    for k in range(n_chunks):
+        out[k:k + n_frames] += chunks[:, k, :]
+    return out.reshape(-1)[: frame_length + hop_length * (n_frames - 1)]
+
+
+def _stft_lengths(n_fft, hop_length, win_length):
+    n_fft = positive_int(n_fft, "n_fft")
+    win_length = n_fft if win_length is None else positive_int(win_length, "win_length")
+    if win_length > n_fft:
+        raise ValueError(f"win_length={win_length} is longer than n_fft={n_fft}: need n_fft >= win_length")
+    if hop_length is None:
+        hop_length = win_length // 4
+        if hop_length < 1:
+            raise ValueError(f"hop_length defaults to win_length // 4 = 0 for win_length={win_length}; pass hop_length")
+    hop_length = positive_int(hop_length, "hop_length")
+    return n_fft, hop_length, win_length
+
+
+def stft(
+    y: np.ndarray,
+    *,
+    n_fft: int = 2048,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window="hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    fft=None,
+) -> np.ndarray:
+    """Short-time Fourier transform.
+
+    .. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mH]\\, e^{-2\\pi i k n / N},
+              \\quad k = 0, \\dots, N/2
+
+    Only the non-negative frequencies are kept: for a real signal
+    :math:`X[N-k] = \\overline{X[k]}`.
+
+    Parameters
+    ----------
+    y : ndarray of float, shape (n_samples,)
+    n_fft : int, default 2048
+        FFT size :math:`N`.
+    hop_length : int, optional
+        Hop :math:`H`; default ``win_length // 4``.
+    win_length : int, optional
+        Window length; default ``n_fft``. A shorter window is zero-padded on
+        both sides to ``n_fft``.
+    window : str or ndarray, default "hann"
+        See :func:`get_window`.
+    center : bool, default True
+        Pad ``n_fft // 2`` samples on both sides so that frame :math:`m` is
+        centred on sample :math:`mH`.
+    pad_mode : {"constant", "reflect"}, default "constant"
+        How to pad when ``center``: zeros, or the signal mirrored.
+    fft : callable, optional
+        A full complex FFT of the last axis, e.g. :func:`lessons_lib.fourier.fft`.
+        Default: NumPy's real FFT, the fast path.
+
+    Returns
+    -------
+    ndarray of complex, shape (1 + n_fft // 2, n_frames)
+        complex64 for float32 ``y``, complex128 for float64; equal to
+        ``librosa.stft`` with the same arguments.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is integer PCM (convert with :func:`lessons_lib.audio.pcm_to_float`).
+    ValueError
+        If ``y`` is empty, not 1-D or not finite; ``n_fft``, ``hop_length`` or
+        ``win_length`` is not positive; ``win_length > n_fft``; or
+        ``center=False`` and ``y`` is shorter than ``n_fft``.
+
+    Examples
+    --------
+    >>> S = stft(np.zeros(8000), n_fft=256, hop_length=80)
+    >>> S.shape, S.dtype
+    ((129, 101), dtype('complex128'))
+    """
+    y = waveform(y)
+    n_fft, hop_length, win_length = _stft_lengths(n_fft, hop_length, win_length)
+    w = _pad_center(get_window(window, win_length), n_fft)
+    if center:
+        if pad_mode not in ("constant", "reflect"):
+            raise ValueError(f"pad_mode must be 'constant' or 'reflect', got {pad_mode!r}")
+        y = np.pad(y, n_fft // 2, mode=pad_mode)
+    elif y.shape[0] < n_fft:
+        raise ValueError(f"y has {y.shape[0]} samples, fewer than n_fft={n_fft}; use center=True or a smaller n_fft")
+    frames = frame(y, n_fft, hop_length) * w  # (n_frames, n_fft), float64
+    spectrum = np.fft.rfft(frames, axis=-1) if fft is None else fft(frames)[..., : 1 + n_fft // 2]
+    dtype = np.complex64 if y.dtype == np.float32 else np.complex128
+    return spectrum.astype(dtype, copy=False).T
+
+
+def istft(
+    stft_matrix: np.ndarray,
+    *,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    n_fft: int | None = None,
+    window="hann",
+    center: bool = True,
+    length: int | None = None,
+) -> np.ndarray:
+    """Inverse STFT by weighted overlap-add.
+
+    Each column is inverted, windowed again and added at its place; dividing by
+    the summed squared windows undoes both windowings:
+
+    .. math:: \\hat x[n] = \\frac{\\sum_m w[n - mH]\\, x_m[n - mH]}{\\sum_m w^2[n - mH]}
+
+    Wherever the denominator is not (numerically) zero this returns the
+    original signal exactly.
+
+    Parameters
+    ----------
+    stft_matrix : ndarray of complex, shape (1 + n_fft // 2, n_frames)
+    hop_length, win_length, window, center
+        As given to :func:`stft`.
+    n_fft : int, optional
+        Default ``2 * (n_freq - 1)``.
+    length : int, optional
+        Cut or zero-pad the output to exactly this many samples.
+
+    Returns
+    -------
+    ndarray of float, shape (n_samples,)
+        float32 for complex64 input, float64 otherwise; equal to
+        ``librosa.istft`` with the same arguments.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not 2-D, its height does not match ``n_fft``, or a
+        length is not positive.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).standard_normal(1000)
+    >>> np.allclose(istft(stft(y, n_fft=64), n_fft=64, length=1000), y)
+    True
+    """
+    S = finite_array(stft_matrix, "stft_matrix")
+    if S.ndim != 2:
+        raise ValueError(f"stft_matrix must be 2-D, shape (1 + n_fft // 2, n_frames), got shape {S.shape}")
+    n_freq = S.shape[0]
+    if n_fft is None:
+        n_fft = 2 * (n_freq - 1)
+        if n_fft < 1:
+            raise ValueError("stft_matrix has one frequency row: pass n_fft explicitly")
+    n_fft, hop_length, win_length = _stft_lengths(n_fft, hop_length, win_length)
+    if n_freq != 1 + n_fft // 2:
+        raise ValueError(f"stft_matrix has {n_freq} rows, but n_fft={n_fft} needs {1 + n_fft // 2}")
+    w = _pad_center(get_window(window, win_length), n_fft)
+    n_frames = S.shape[1]
+    if length is not None:
+        length = positive_int(length, "length")
+        padded = length + 2 * (n_fft // 2) if center else length
+        n_frames = min(n_frames, -(-padded // hop_length))
+    out_dtype = np.float32 if S.dtype == np.complex64 else np.float64
+    frames = np.fft.irfft(S[:, :n_frames].T, n=n_fft, axis=-1) * w
+    y = overlap_add(frames, hop_length)
+    window_power = overlap_add(np.broadcast_to(w * w, (n_frames, n_fft)), hop_length)
+    nonzero = window_power > np.finfo(out_dtype).tiny
+    y[nonzero] /= window_power[nonzero]
+    start = n_fft // 2 if center else 0
+    if length is None:
+        length = y.shape[0] - 2 * start
+    y = y[start:start + length]
+    if y.shape[0] < length:
+        y = np.pad(y, (0, length - y.shape[0]))
+    return y.astype(out_dtype, copy=False)
+
+
+def power_to_db(S: np.ndarray, *, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
+    """Convert a power spectrogram to decibels.
+
+    .. math:: S_\\text{dB} = 10 \\log_{10} \\max(a_\\min, S) - 10 \\log_{10} \\max(a_\\min, S_\\text{ref}),
+
+    then, with ``top_db``, floor at :math:`\\max(S_\\text{dB}) - \\text{top\\_db}`.
+
+    Parameters
+    ----------
+    S : ndarray of float, any shape
+        Power (squared magnitude), non-negative.
+    ref : float or callable, default 1.0
+        :math:`S_\\text{ref}`, or a function of ``S`` such as ``np.max``.
+    amin : float, default 1e-10
+        Smallest power considered, > 0 (avoids :math:`\\log 0`).
+    top_db : float or None, default 80.0
+        Dynamic range kept below the peak, >= 0; ``None`` keeps everything.
+
+    Returns
+    -------
+    ndarray, same shape and float dtype as ``S``
+        Equal to ``librosa.power_to_db(S, ref=ref, amin=amin, top_db=top_db)``.
+
+    Raises
+    ------
+    TypeError
+        If ``S`` is complex: take ``np.abs(S) ** 2`` first.
+    ValueError
+        If ``amin <= 0`` or ``top_db < 0``.
+
+    Examples
+    --------
+    >>> power_to_db(np.array([1.0, 10.0, 100.0]))
+    array([ 0., 10., 20.])
+    """
+    S = finite_array(S, "S")
+    if np.iscomplexobj(S):
+        raise TypeError("S is complex: pass the power np.abs(S) ** 2 (or use amplitude_to_db for |S|)")
+    if not amin > 0:
+        raise ValueError(f"amin must be positive, got {amin}")
+    if top_db is not None and top_db < 0:
+        raise ValueError(f"top_db must be non-negative or None, got {top_db}")
+    ref_value = ref(S) if callable(ref) else np.abs(ref)
+    log_spec = 10.0 * np.log10(np.maximum(amin, S))
+    log_spec -= 10.0 * np.log10(np.maximum(amin, ref_value))
+    if top_db is not None:
+        log_spec = np.maximum(log_spec, log_spec.max() - top_db)
+    return log_spec
+
+
+def amplitude_to_db(S: np.ndarray, *, ref=1.0, amin: float = 1e-5, top_db: float | None = 80.0) -> np.ndarray:
+    """Convert a magnitude spectrogram to decibels: :math:`20 \\log_{10}` of the ratio.
+
+    The same as :func:`power_to_db` on :math:`|S|^2` with ``ref**2`` and
+    ``amin**2``.
+
+    Parameters
+    ----------
+    S : ndarray, any shape
+        Magnitudes (a complex STFT is accepted: its absolute value is used).
+    ref : float or callable, default 1.0
+    amin : float, default 1e-5
+    top_db : float or None, default 80.0
+
+    Returns
+    -------
+    ndarray of float, same shape as ``S``
+        Equal to ``librosa.amplitude_to_db`` with the same arguments.
+
+    Examples
+    --------
+    >>> amplitude_to_db(np.array([1.0, 10.0, 100.0]))
+    array([ 0., 20., 40.])
+    """
+    magnitude = np.abs(finite_array(S, "S"))
+    ref_value = ref(magnitude) if callable(ref) else np.abs(ref)
+    if not amin > 0:
+        raise ValueError(f"amin must be positive, got {amin}")
+    return power_to_db(np.square(magnitude), ref=ref_value**2, amin=amin**2, top_db=top_db)
