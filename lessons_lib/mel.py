@@ -302,7 +302,11 @@ def melspectrogram(
     if S is None:
         X = stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
                  center=center, pad_mode=pad_mode)
-        S = X.real**2 + X.imag**2 if power == 2.0 else np.abs(X) ** power
+        if power == 2.0:  # |X|^2 without the square root that np.abs would take
+            S = np.square(X.real)
+            S += np.square(X.imag)
+        else:
+            S = np.abs(X) ** power
     else:
         S = finite_array(S, "S", allow_complex=False)
         if S.ndim != 2 or S.shape[0] != 1 + n_fft // 2:

@@ -28,6 +28,7 @@ from ._checks import finite_array, positive_int, waveform
 __all__ = ["get_window", "frame", "overlap_add", "stft", "istft", "power_to_db", "amplitude_to_db"]
 
 _WINDOW_NAMES = ("hann", "hamming", "rectangular", "boxcar", "ones")
+_BLOCK_BYTES = 1 << 18  # work on about 256 KiB of frames at a time
 
 
 def get_window(window, win_length: int) -> np.ndarray:
@@ -154,15 +155,16 @@ def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
     frames = finite_array(frames, "frames")
     if frames.ndim != 2:
         raise ValueError(f"frames must be 2-D, shape (n_frames, frame_length), got shape {frames.shape}")
-    hop_length = positive_int(hop_length, "hop_length")
+    return _overlap_add(frames, positive_int(hop_length, "hop_length"))
+
+
+def _overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
     n_frames, frame_length = frames.shape
     n_chunks = -(-frame_length // hop_length)
-    padded = np.zeros((n_frames, n_chunks * hop_length), dtype=frames.dtype)
-    padded[:, :frame_length] = frames
-    chunks = padded.reshape(n_frames, n_chunks, hop_length)
-    out = np.zeros((n_frames + n_chunks - 1, hop_length), dtype=frames.dtype)
-    for k in range(n_chunks):
-        out[k:k + n_frames] += chunks[:, k, :]
+    out = np.zeros((n_frames + n_chunks - 1, hop_length), dtype=np.result_type(frames.dtype, np.float32))
+    for k in range(n_chunks):  # chunk k of every frame lands k hops later
+        part = frames[:, k * hop_length:(k + 1) * hop_length]
+        out[k:k + n_frames, : part.shape[1]] += part
     return out.reshape(-1)[: frame_length + hop_length * (n_frames - 1)]
 
 
@@ -249,10 +251,19 @@ def stft(
         y = np.pad(y, n_fft // 2, mode=pad_mode)
     elif y.shape[0] < n_fft:
         raise ValueError(f"y has {y.shape[0]} samples, fewer than n_fft={n_fft}; use center=True or a smaller n_fft")
-    frames = frame(y, n_fft, hop_length) * w  # (n_frames, n_fft), float64
-    spectrum = np.fft.rfft(frames, axis=-1) if fft is None else fft(frames)[..., : 1 + n_fft // 2]
+    frames = frame(y, n_fft, hop_length)  # (n_frames, n_fft) view, no copy
     dtype = np.complex64 if y.dtype == np.float32 else np.complex128
-    return spectrum.astype(dtype, copy=False).T
+    out = np.empty((frames.shape[0], 1 + n_fft // 2), dtype=dtype)
+    # Transform a block of frames at a time: the windowed copy of a block stays in
+    # the CPU cache, where windowing all frames at once would not.
+    block = max(1, _BLOCK_BYTES // (16 * n_fft))
+    for start in range(0, frames.shape[0], block):
+        windowed = frames[start:start + block] * w  # float64, as librosa
+        if fft is None:
+            out[start:start + block] = np.fft.rfft(windowed, axis=-1)
+        else:
+            out[start:start + block] = fft(windowed)[..., : 1 + n_fft // 2]
+    return out.T  # (1 + n_fft // 2, n_frames): frequency first, as librosa
 
 
 def istft(
@@ -321,11 +332,11 @@ def istft(
         padded = length + 2 * (n_fft // 2) if center else length
         n_frames = min(n_frames, -(-padded // hop_length))
     out_dtype = np.float32 if S.dtype == np.complex64 else np.float64
-    frames = np.fft.irfft(S[:, :n_frames].T, n=n_fft, axis=-1) * w
-    y = overlap_add(frames, hop_length)
-    window_power = overlap_add(np.broadcast_to(w * w, (n_frames, n_fft)), hop_length)
-    nonzero = window_power > np.finfo(out_dtype).tiny
-    y[nonzero] /= window_power[nonzero]
+    frames = np.fft.irfft(S[:, :n_frames].T, n=n_fft, axis=-1)  # float32 for complex64, as librosa
+    frames *= w.astype(frames.dtype)
+    y = _overlap_add(frames, hop_length).astype(out_dtype, copy=False)
+    window_power = _overlap_add(np.broadcast_to(w * w, (n_frames, n_fft)), hop_length)
+    np.divide(y, window_power, out=y, where=window_power > np.finfo(out_dtype).tiny, casting="same_kind")
     start = n_fft // 2 if center else 0
     if length is None:
         length = y.shape[0] - 2 * start
