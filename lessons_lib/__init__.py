@@ -10,6 +10,11 @@ module              what it holds (chapter)
 ``data``            the Free Spoken Digit Dataset loader and its splits (0)
 ``audio``           reading, writing and resampling audio (0)
 ``notebook``        showing library source and result tables in a notebook (all)
+``sampling``        tones, aliasing, quantization and its SNR (1)
+``fourier``         the DFT as a matrix; the FFT (radix-2 and Bluestein) (1)
+``spectral``        windows, framing, STFT and ISTFT, decibels (1)
+``mel``             the mel scale, mel filterbank, mel spectrogram (1)
+``features``        pre-emphasis, DCT, MFCC, deltas, CMVN, 39-dim frames (1)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package

@@ -150,7 +150,7 @@ def quantize(x: np.ndarray, bits: int, *, as_int: bool = False) -> np.ndarray:
     if bits > 32:
         raise ValueError(f"bits must be an int from 1 to 32, got {bits}")
     scale = 2.0 ** (bits - 1)
-    q = np.clip(np.round(x * scale), -scale, scale - 1)
+    q = np.clip(np.round(x.astype(np.float64) * scale), -scale, scale - 1)
     return q.astype(np.int64) if as_int else q / scale
 
 

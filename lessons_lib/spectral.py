@@ -4,9 +4,9 @@ Speech changes every few tens of milliseconds, so one Fourier transform of a
 whole utterance mixes every sound in it. The STFT cuts the signal into short,
 overlapping frames, tapers each with a window :math:`w` and transforms it:
 
-.. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mH]\\, e^{-2\\pi i k n / N},
+.. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mR]\\, e^{-2\\pi i k n / N},
 
-with FFT size :math:`N` (``n_fft``), hop :math:`H` (``hop_length``), frequency
+with FFT size :math:`N` (``n_fft``), hop :math:`R` (``hop_length``), frequency
 bin :math:`k` and frame :math:`m`. The result has frequency on the first axis
 and time on the second, ``shape (1 + n_fft // 2, n_frames)``, exactly as
 ``librosa.stft`` returns it; every default here is librosa's too, so the
@@ -92,7 +92,7 @@ def _pad_center(w: np.ndarray, size: int) -> np.ndarray:
 def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """Slice a signal into overlapping frames, without copying.
 
-    Frame :math:`m` holds samples :math:`y[mH], \\dots, y[mH + N - 1]`.
+    Frame :math:`m` holds samples :math:`y[mR], \\dots, y[mR + N - 1]`.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     frame_length : int
         :math:`N` samples per frame.
     hop_length : int
-        :math:`H` samples between the starts of consecutive frames.
+        :math:`R` samples between the starts of consecutive frames.
 
     Returns
     -------
@@ -133,10 +133,10 @@ def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
 def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
     """Add frames back together, each shifted by ``hop_length`` from the last.
 
-    .. math:: y[n] = \\sum_m f_m[n - mH]
+    .. math:: y[n] = \\sum_m f_m[n - mR]
 
-    Done in :math:`\\lceil N / H \\rceil` vectorized passes (one per chunk of
-    :math:`H` samples within a frame), not a loop over frames.
+    Done in :math:`\\lceil N / R \\rceil` vectorized passes (one per chunk of
+    :math:`R` samples within a frame), not a loop over frames.
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ def stft(
 ) -> np.ndarray:
     """Short-time Fourier transform.
 
-    .. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mH]\\, e^{-2\\pi i k n / N},
+    .. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mR]\\, e^{-2\\pi i k n / N},
               \\quad k = 0, \\dots, N/2
 
     Only the non-negative frequencies are kept: for a real signal
@@ -206,7 +206,7 @@ def stft(
     n_fft : int, default 2048
         FFT size :math:`N`.
     hop_length : int, optional
-        Hop :math:`H`; default ``win_length // 4``.
+        Hop :math:`R`; default ``win_length // 4``.
     win_length : int, optional
         Window length; default ``n_fft``. A shorter window is zero-padded on
         both sides to ``n_fft``.
@@ -214,7 +214,7 @@ def stft(
         See :func:`get_window`.
     center : bool, default True
         Pad ``n_fft // 2`` samples on both sides so that frame :math:`m` is
-        centred on sample :math:`mH`.
+        centred on sample :math:`mR`.
     pad_mode : {"constant", "reflect"}, default "constant"
         How to pad when ``center``: zeros, or the signal mirrored.
     fft : callable, optional
@@ -281,7 +281,7 @@ def istft(
     Each column is inverted, windowed again and added at its place; dividing by
     the summed squared windows undoes both windowings:
 
-    .. math:: \\hat x[n] = \\frac{\\sum_m w[n - mH]\\, x_m[n - mH]}{\\sum_m w^2[n - mH]}
+    .. math:: \\hat x[n] = \\frac{\\sum_m w[n - mR]\\, x_m[n - mR]}{\\sum_m w^2[n - mR]}
 
     Wherever the denominator is not (numerically) zero this returns the
     original signal exactly.
