@@ -103,6 +103,7 @@ def show_source(obj, *, docstring: bool = False) -> SourceCode:
     >>> src.filename
     'lessons_lib/data.py'
     """
+    obj = inspect.unwrap(obj)  # show the function itself, not a decorator's wrapper (e.g. lru_cache)
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj) or inspect.ismethod(obj)):
         raise TypeError(
             f"show_source expects a Python function, class or module, got {type(obj).__name__} {obj!r}"

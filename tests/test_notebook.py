@@ -125,3 +125,11 @@ def test_markdown_table_bad_shapes():
         markdown_table([[1, 2], [3]], header=["a", "b"])
     with pytest.raises(ValueError, match="header must name at least one column"):
         markdown_table([], header=[])
+
+
+def test_decorated_functions_show_their_own_source():
+    from lessons_lib import fourier
+
+    src = show_source(fourier._bit_reversed)  # wrapped in functools.lru_cache
+    assert src.code.startswith("@lru_cache") and "def _bit_reversed(n: int)" in src.code
+    assert src.qualname == "lessons_lib.fourier._bit_reversed"
