@@ -225,7 +225,7 @@ def delta(data: np.ndarray, *, width: int = 9, order: int = 1, axis: int = -1) -
     array([2., 2., 2., 2., 2.])
     """
     data = finite_array(data, "data", allow_complex=False)
-    x = np.moveaxis(data, axis, -1).astype(np.float64)
+    x = np.moveaxis(data, axis, -1).astype(np.float64, copy=False)
     width, order = _check_delta_args(x.shape[-1], width, order)
     half = width // 2
     degree = order  # librosa fits a polynomial of the same degree as the derivative
