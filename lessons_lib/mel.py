@@ -20,6 +20,8 @@ Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._checks import finite_array, positive_int, sample_rate
@@ -205,6 +207,12 @@ def mel_filterbank(
         If ``sr`` or ``n_fft`` is not positive, ``fmax`` exceeds ``sr / 2``,
         ``fmin`` is negative or not below ``fmax``, or ``norm`` is unknown.
 
+    Warns
+    -----
+    UserWarning
+        If some filters are empty because ``n_mels`` is too large for
+        ``n_fft`` (their rows are all zero), as librosa warns too.
+
     Examples
     --------
     >>> H = mel_filterbank(sr=8000, n_fft=256, n_mels=26, fmin=20.0)
@@ -227,6 +235,14 @@ def mel_filterbank(
     falling = (edges[2:, None] - bins[None, :]) / widths[1:, None]
     # Round to dtype before normalising, as librosa does, so that the two agree to the last bit.
     weights = np.maximum(0.0, np.minimum(rising, falling)).astype(dtype)
+    empty = int(np.sum(weights.max(axis=1) == 0))
+    if empty:
+        warnings.warn(
+            f"{empty} of the {n_mels} mel filters are empty (no FFT bin falls inside them): "
+            f"n_mels={n_mels} is too many for n_fft={n_fft} at sr={sr}; use fewer mels or a larger n_fft",
+            UserWarning,
+            stacklevel=2,
+        )
     if isinstance(norm, str):
         if norm != "slaney":
             raise ValueError(f"norm must be None, 'slaney' or a number, got {norm!r}")

@@ -243,6 +243,8 @@ def stft(
     ((129, 101), dtype('complex128'))
     """
     y = waveform(y)
+    if fft is not None and not callable(fft):
+        raise TypeError(f"fft must be a function such as lessons_lib.fourier.fft, got {type(fft).__name__}")
     n_fft, hop_length, win_length = _stft_lengths(n_fft, hop_length, win_length)
     w = _pad_center(get_window(window, win_length), n_fft)
     if center:

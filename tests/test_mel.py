@@ -145,8 +145,10 @@ def test_mel_filterbank_defaults_equal_librosa():
 @pytest.mark.parametrize("norm", NORMS, ids=str)
 def test_mel_filterbank_with_empty_filters_equals_librosa(norm):
     # more mel bands than FFT bins at the low end: some rows are all zero, and stay so (no NaN)
-    ours = mel.mel_filterbank(sr=22050, n_fft=256, n_mels=128, norm=norm, dtype=np.float64)
-    reference = librosa.filters.mel(sr=22050, n_fft=256, n_mels=128, norm=norm, dtype=np.float64)
+    with pytest.warns(UserWarning, match="mel filters are empty"):
+        ours = mel.mel_filterbank(sr=22050, n_fft=256, n_mels=128, norm=norm, dtype=np.float64)
+    with pytest.warns(UserWarning, match="Empty filters"):
+        reference = librosa.filters.mel(sr=22050, n_fft=256, n_mels=128, norm=norm, dtype=np.float64)
     assert np.all(np.isfinite(ours))
     assert_matches(ours, reference, np.float64)
 
@@ -267,3 +269,19 @@ def test_melspectrogram_bad_input():
         mel.melspectrogram(y=y, sr=8000, n_fft=256, fmax=4001.0)
     with pytest.raises(ValueError, match="sr"):
         mel.melspectrogram(y=y, sr=0, n_fft=256)
+
+
+def test_empty_filters_warn_like_librosa():
+    """Too many mels for the FFT resolution: both libraries warn, and the empty rows agree."""
+    import warnings
+
+    with pytest.warns(UserWarning, match="mel filters are empty"):
+        ours = mel.mel_filterbank(sr=8000, n_fft=64, n_mels=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = librosa.filters.mel(sr=8000, n_fft=64, n_mels=64)
+    np.testing.assert_array_equal(ours.max(axis=1) == 0, reference.max(axis=1) == 0)
+    assert (ours.max(axis=1) == 0).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sensible setting warns nothing
+        mel.mel_filterbank(sr=8000, n_fft=256, n_mels=26, fmin=20.0)

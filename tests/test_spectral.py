@@ -364,3 +364,8 @@ def test_db_bad_input(func):
         func(S, top_db=-1.0)
     with pytest.raises(ValueError, match="NaN|finite"):
         func(np.array([[1.0, np.nan]]))
+
+
+def test_stft_fft_argument_must_be_callable():
+    with pytest.raises(TypeError, match="fft must be a function"):
+        spectral.stft(np.zeros(512), n_fft=64, fft="numpy")
