@@ -15,6 +15,8 @@ module              what it holds (chapter)
 ``spectral``        windows, framing, STFT and ISTFT, decibels (1)
 ``mel``             the mel scale, mel filterbank, mel spectrogram (1)
 ``features``        pre-emphasis, DCT, MFCC, deltas, CMVN, 39-dim frames (1)
+``logspace``        log-sum-exp: sums of probabilities kept as logs (2)
+``gmm``             Gaussian densities, k-means, Gaussian mixtures by EM (2)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package
