@@ -66,6 +66,12 @@ def _check_covariance_type(covariance_type) -> str:
     return covariance_type
 
 
+def _check_symmetric(matrices: np.ndarray, name: str) -> None:
+    """Cholesky reads one triangle only: a non-symmetric 'covariance' would be silently misread."""
+    if not np.allclose(matrices, np.swapaxes(matrices, -1, -2)):
+        raise ValueError(f"{name} must be symmetric positive definite: a matrix is not symmetric")
+
+
 def _covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple:
     return {"full": (n_components, n_features, n_features), "tied": (n_features, n_features),
             "diag": (n_components, n_features), "spherical": (n_components,)}[covariance_type]
@@ -175,6 +181,8 @@ def log_multivariate_normal_density(X: np.ndarray, means: np.ndarray, covariance
     if covariances.shape != expected:
         raise ValueError(f"covariances for covariance_type={covariance_type!r} must have shape {expected}, "
                          f"got {covariances.shape}")
+    if covariance_type in ("full", "tied"):
+        _check_symmetric(covariances, "covariances")
     return _log_gaussian(X, means, _precision_cholesky(covariances, covariance_type), covariance_type)
 
 
@@ -209,6 +217,7 @@ def mahalanobis(X: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.n
     covariance = finite_array(covariance, "covariance", allow_complex=False).astype(np.float64, copy=False)
     if covariance.shape != (X.shape[1], X.shape[1]):
         raise ValueError(f"covariance must have shape ({X.shape[1]}, {X.shape[1]}), got {covariance.shape}")
+    _check_symmetric(covariance, "covariance")
     U = _precision_cholesky(covariance[None], "full")[0]
     return np.sum(np.square((X - mean) @ U), axis=1)
 
@@ -450,7 +459,7 @@ class GaussianMixture:
             if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0):
                 raise ValueError(f"weights_init must be in [0, 1] and sum to 1, got sum {w.sum()}")
         if self.means_init is not None:
-            m = np.asarray(self.means_init, dtype=np.float64)
+            m = finite_array(np.asarray(self.means_init, dtype=np.float64), "means_init")
             if m.shape != (K, n_features):
                 raise ValueError(f"means_init must have shape ({K}, {n_features}), got {m.shape}")
         if self.precisions_init is not None:
@@ -464,6 +473,7 @@ class GaussianMixture:
     def _precision_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
         if self.covariance_type in ("full", "tied"):
             mats = precisions[None] if self.covariance_type == "tied" else precisions
+            _check_symmetric(mats, "precisions_init")
             try:
                 chol = np.array([linalg.cholesky(p, lower=True) for p in mats])
             except linalg.LinAlgError:
@@ -698,7 +708,8 @@ class GaussianMixture:
         >>> X.shape, z.shape
         ((10, 1), (10,))
         """
-        self._check_fitted(np.zeros((1, self.means_.shape[1])))
+        if not hasattr(self, "means_"):
+            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
         n_samples = positive_int(n_samples, "n_samples")
         rng = _rng(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
