@@ -303,13 +303,27 @@ def kmeans(X: np.ndarray, n_clusters: int, *, init="k-means++", max_iter: int = 
         if centers.shape != (n_clusters, X.shape[1]):
             raise ValueError(f"init must have shape ({n_clusters}, {X.shape[1]}), got {centers.shape}")
     threshold = tol * np.mean(np.var(X, axis=0))
-    labels_old = np.full(X.shape[0], -1)
+    n_samples = X.shape[0]
+    labels_old = np.full(n_samples, -1)
     strict = False
+    # Buffers reused by every iteration: allocating fresh (n, K) arrays each time costs more than the arithmetic.
+    scores = np.empty((n_samples, n_clusters))
+    onehot = np.zeros((n_clusters, n_samples))
+    rows = np.arange(n_samples)
+
+    def nearest(centers):
+        # argmin_k |x - c_k|^2 = argmin_k (|c_k|^2 - 2 x.c_k): |x|^2 is the same for every k
+        np.matmul(X, centers.T, out=scores)
+        np.multiply(scores, -2.0, out=scores)
+        np.add(scores, np.einsum("ij,ij->i", centers, centers), out=scores)
+        return np.argmin(scores, axis=1)
+
     for n_iter in range(1, max_iter + 1):
-        labels = np.argmin(_squared_distances(X, centers), axis=1)
-        counts = np.bincount(labels, minlength=n_clusters)
-        sums = np.zeros_like(centers)
-        np.add.at(sums, labels, X)
+        labels = nearest(centers)
+        onehot.fill(0.0)
+        onehot[labels, rows] = 1.0
+        counts = onehot.sum(axis=1)
+        sums = onehot @ X  # per-cluster sums as one matrix product
         new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centers)
         shift = np.sum((new - centers) ** 2)
         centers = new
@@ -320,7 +334,7 @@ def kmeans(X: np.ndarray, n_clusters: int, *, init="k-means++", max_iter: int = 
             break
         labels_old = labels
     if not strict:
-        labels = np.argmin(_squared_distances(X, centers), axis=1)
+        labels = nearest(centers)
     inertia = float(np.sum((X - centers[labels]) ** 2))
     return centers, labels.astype(np.int64), inertia, n_iter
 
