@@ -162,19 +162,14 @@ def forward_scaled(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: n
 
     Parameters
     ----------
-    startprob : ndarray, shape (n_states,)
-        :math:`\\pi`, sums to 1.
-    transmat : ndarray, shape (n_states, n_states)
-        :math:`A`, rows sum to 1; zeros allowed (and kept).
-    log_frameprob : ndarray, shape (n_frames, n_states)
-        :math:`\\log b_j(o_t)`; ``-inf`` allowed.
+    startprob, transmat, log_frameprob
+        As :func:`forward`.
 
     Returns
     -------
     log_prob : float
-        :math:`\\log P(O \\mid \\lambda)`.
     fwdlattice : ndarray, shape (n_frames, n_states)
-        :math:`\\log \\alpha_t(j)`; equal to the log of hmmlearn's scaled
+        :math:`\\log \\alpha_t(j)`, equal to the log of hmmlearn's scaled
         forward lattice (``_hmmc.forward_scaling``). A state whose probability is
         below about :math:`10^{-308}` of the frame's total is rounded to zero
         (``-inf``) by the scaling; :func:`forward` keeps it.
@@ -182,8 +177,7 @@ def forward_scaled(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: n
     Raises
     ------
     ValueError
-        For probabilities that are negative or do not sum to 1, mismatched
-        shapes, NaN, or a sequence with probability 0.
+        As :func:`forward`.
 
     Examples
     --------
