@@ -14,6 +14,15 @@ def positive_int(value, name: str, what: str = "a positive int") -> int:
     return int(value)
 
 
+def real_number(value, name: str) -> float:
+    """``value`` as a finite float, else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
 def sample_rate(value, name: str = "sr") -> int:
     return positive_int(value, name, "a positive int (samples per second)")
 

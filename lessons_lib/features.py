@@ -25,7 +25,7 @@ from math import factorial
 
 import numpy as np
 
-from ._checks import finite_array, positive_int, sample_rate, waveform
+from ._checks import finite_array, positive_int, real_number, sample_rate, waveform
 from .mel import melspectrogram
 from .spectral import power_to_db
 
@@ -53,7 +53,7 @@ def preemphasis(y: np.ndarray, coef: float = 0.97) -> np.ndarray:
     array([1. , 0.5, 0.5])
     """
     y = waveform(y)
-    if isinstance(coef, bool) or not isinstance(coef, (int, float, np.floating)) or not 0 <= coef < 1:
+    if not 0 <= real_number(coef, "coef") < 1:
         raise ValueError(f"coef must be a number in [0, 1), got {coef!r}")
     out = y.copy()
     out[1:] -= coef * y[:-1]
@@ -156,7 +156,7 @@ def mfcc(*, y: np.ndarray | None = None, sr: int = 22050, S: np.ndarray | None =
     n_mfcc = positive_int(n_mfcc, "n_mfcc")
     if n_mfcc > S.shape[0]:
         raise ValueError(f"n_mfcc={n_mfcc} exceeds the {S.shape[0]} mel bands")
-    if isinstance(lifter, bool) or not isinstance(lifter, (int, float, np.integer, np.floating)) or lifter < 0:
+    if real_number(lifter, "lifter") < 0:
         raise ValueError(f"lifter must be a non-negative number, got {lifter!r}")
     M = (dct_matrix(n_mfcc, S.shape[0]) @ S).astype(S.dtype, copy=False)
     if lifter > 0:

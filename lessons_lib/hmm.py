@@ -63,6 +63,16 @@ def _check_model(startprob, transmat, log_frameprob):
     return startprob.astype(np.float64), transmat.astype(np.float64), log_frameprob.astype(np.float64)
 
 
+def _log_params(startprob, transmat):
+    """log pi and log A, with log 0 = -inf (forbidden starts and transitions)."""
+    with np.errstate(divide="ignore"):
+        return np.log(startprob), np.log(transmat)
+
+
+def _impossible() -> ValueError:
+    return ValueError("the sequence is impossible under the model: every path has probability 0")
+
+
 def _scaled_frames(log_frameprob):
     """Per-frame likelihoods divided by their maximum, and the log of that maximum."""
     shift = log_frameprob.max(axis=1)
@@ -130,15 +140,17 @@ def forward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
     0.124
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
-    with np.errstate(divide="ignore"):
-        log_pi, log_A = np.log(startprob), np.log(transmat)
+    return _forward_log(*_log_params(startprob, transmat), log_frameprob)
+
+
+def _forward_log(log_pi, log_A, log_frameprob):
     fwd = np.empty_like(log_frameprob)
     fwd[0] = log_pi + log_frameprob[0]
     for t in range(1, log_frameprob.shape[0]):
         fwd[t] = logsumexp(fwd[t - 1][:, None] + log_A, axis=0) + log_frameprob[t]
     log_prob = float(logsumexp(fwd[-1]))
     if np.isneginf(log_prob):
-        raise ValueError("the sequence is impossible under the model: every path has probability 0")
+        raise _impossible()
     return log_prob, fwd
 
 
@@ -220,10 +232,10 @@ def backward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndar
     True
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
-    bwd = _backward_log(transmat, log_frameprob)
-    with np.errstate(divide="ignore"):
-        if np.isneginf(logsumexp(np.log(startprob) + log_frameprob[0] + bwd[0])):
-            raise ValueError("the sequence is impossible under the model: every path has probability 0")
+    log_pi, log_A = _log_params(startprob, transmat)
+    bwd = _backward_log(log_A, log_frameprob)
+    if np.isneginf(logsumexp(log_pi + log_frameprob[0] + bwd[0])):
+        raise _impossible()
     return bwd
 
 
@@ -260,27 +272,24 @@ def posteriors(startprob: np.ndarray, transmat: np.ndarray,
     (True, 1.0)
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
-    log_prob, fwd = forward(startprob, transmat, log_frameprob)
-    bwd = _backward_log(transmat, log_frameprob)
-    gamma, xi_sum = _posteriors_from_lattices(transmat, log_frameprob, fwd, bwd)
+    log_pi, log_A = _log_params(startprob, transmat)
+    log_prob, fwd = _forward_log(log_pi, log_A, log_frameprob)  # validated once, above
+    bwd = _backward_log(log_A, log_frameprob)
+    gamma, xi_sum = _posteriors_from_lattices(log_A, log_frameprob, fwd, bwd)
     return log_prob, gamma, xi_sum
 
 
-def _backward_log(transmat, log_frameprob):
-    with np.errstate(divide="ignore"):
-        log_A = np.log(transmat)
+def _backward_log(log_A, log_frameprob):
     bwd = np.zeros_like(log_frameprob)
     for t in range(log_frameprob.shape[0] - 2, -1, -1):
         bwd[t] = logsumexp(log_A + (log_frameprob[t + 1] + bwd[t + 1])[None, :], axis=1)
     return bwd
 
 
-def _posteriors_from_lattices(transmat, log_frameprob, fwd, bwd, chunk: int = 2048):
+def _posteriors_from_lattices(log_A, log_frameprob, fwd, bwd, chunk: int = 2048):
     """gamma and xi_sum from log alpha and log beta; xi is summed chunk by chunk to bound memory."""
     log_gamma = fwd + bwd
     log_gamma -= logsumexp(log_gamma, axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        log_A = np.log(transmat)
     n_frames, n_states = log_frameprob.shape
     if n_frames == 1:
         return np.exp(log_gamma), np.zeros((n_states, n_states))
@@ -324,8 +333,7 @@ def viterbi(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
     n_frames, n_states = log_frameprob.shape
-    with np.errstate(divide="ignore"):
-        log_pi, log_A = np.log(startprob), np.log(transmat)
+    log_pi, log_A = _log_params(startprob, transmat)
     backpointers = np.empty((n_frames, n_states), dtype=np.int64)
     delta = log_pi + log_frameprob[0]
     states = np.arange(n_states)
@@ -340,5 +348,5 @@ def viterbi(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
         path[t - 1] = backpointers[t, path[t]]
     log_prob = float(delta[path[-1]])
     if np.isneginf(log_prob):
-        raise ValueError("the sequence is impossible under the model: every path has probability 0")
+        raise _impossible()
     return log_prob, path

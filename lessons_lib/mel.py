@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import finite_array, positive_int, sample_rate
+from ._checks import finite_array, positive_int, real_number, sample_rate
 from .fourier import fft_frequencies
 from .spectral import stft
 
@@ -143,14 +143,12 @@ def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025
 
 
 def _check_band(fmin, fmax):
-    for name, value in (("fmin", fmin), ("fmax", fmax)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
-            raise TypeError(f"{name} must be a finite number of Hz, got {value!r}")
+    fmin, fmax = real_number(fmin, "fmin"), real_number(fmax, "fmax")
     if fmin < 0:
         raise ValueError(f"fmin must be >= 0 Hz, got {fmin}")
     if not fmin < fmax:
         raise ValueError(f"fmin must be below fmax, got fmin={fmin}, fmax={fmax}")
-    return float(fmin), float(fmax)
+    return fmin, fmax
 
 
 def mel_filterbank(

@@ -14,17 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import finite_array, positive_int, sample_rate
+from ._checks import finite_array, positive_int, real_number, sample_rate
 
 __all__ = ["tone", "alias_frequency", "quantize", "snr_db"]
-
-
-def _real_number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
 
 
 def tone(freq: float, sr: int, duration: float, *, amplitude: float = 1.0, phase: float = 0.0) -> np.ndarray:
@@ -62,11 +54,11 @@ def tone(freq: float, sr: int, duration: float, *, amplitude: float = 1.0, phase
     >>> np.round(x, 3)
     array([ 0.   ,  0.707,  1.   ,  0.707,  0.   , -0.707, -1.   , -0.707])
     """
-    freq = _real_number(freq, "freq")
+    freq = real_number(freq, "freq")
     sr = sample_rate(sr)
-    duration = _real_number(duration, "duration")
-    amplitude = _real_number(amplitude, "amplitude")
-    phase = _real_number(phase, "phase")
+    duration = real_number(duration, "duration")
+    amplitude = real_number(amplitude, "amplitude")
+    phase = real_number(phase, "phase")
     n_samples = int(round(duration * sr))
     if n_samples < 1:
         raise ValueError(f"duration must last at least one sample (1/sr = {1 / sr:g} s), got {duration}")
@@ -102,7 +94,7 @@ def alias_frequency(freq: float, sr: int) -> float:
     >>> alias_frequency(1000.0, 8000)  # below Nyquist: unchanged
     1000.0
     """
-    freq = _real_number(freq, "freq")
+    freq = real_number(freq, "freq")
     sr = sample_rate(sr)
     return float(abs(freq - sr * np.round(freq / sr)))
 
