@@ -1,18 +1,25 @@
-"""lessons_lib.hmm's functional core against hmmlearn's compiled kernels (Chapter 3).
+"""lessons_lib.hmm against hmmlearn (Chapter 3).
 
-T = 20,000 frames, 32 states (the size the issue sets for the model-level targets).
+T = 20,000 frames, 32 states: the functional core against hmmlearn's compiled
+kernels, and the model classes (13-dimensional diagonal Gaussians, the size the
+issue sets for its targets) against hmmlearn's GaussianHMM: score, Viterbi
+decoding and one Baum-Welch iteration, each from the same parameters.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+
 import numpy as np
 from hmmlearn import _hmmc
+from hmmlearn import hmm as hmmlearn_hmm
 
 from lessons_lib import hmm
 
 from .core import Case, assert_close
 
-T, N = 20_000, 32
+T, N, D = 20_000, 32, 13
 
 
 def _model():
@@ -34,6 +41,33 @@ def _same_path(ours, reference):
     assert np.isclose(ours[0], reference[0], rtol=1e-12) and np.array_equal(ours[1], reference[1])
 
 
+def _gaussian_models():
+    """Our GaussianHMM and hmmlearn's with the same parameters, and frames drawn near the states' means."""
+    logging.getLogger("hmmlearn").setLevel(logging.ERROR)
+    rng = np.random.default_rng(0)
+    params = {"startprob_": rng.dirichlet(np.ones(N)), "transmat_": rng.dirichlet(np.ones(N), size=N),
+              "means_": rng.normal(size=(N, D)), "covars_": rng.uniform(0.5, 2.0, (N, D))}
+    models = []
+    for cls in (hmm.GaussianHMM, hmmlearn_hmm.GaussianHMM):
+        model = cls(N, covariance_type="diag", init_params="", n_iter=1, tol=-np.inf)
+        for name, value in params.items():
+            setattr(model, name, value.copy())
+        models.append(model)
+    X = rng.normal(size=(T, D)) * 1.5
+    return {"ours": models[0], "theirs": models[1], "X": X}
+
+
+def _fit_once(model, X):
+    fitted = copy.deepcopy(model).fit(X)
+    covars = fitted.covars_ if isinstance(fitted, hmm.GaussianHMM) else fitted._covars_
+    return fitted.startprob_, fitted.transmat_, fitted.means_, covars
+
+
+def _same_parameters(ours, reference):
+    for a, b in zip(ours, reference):
+        assert_close(a, b, rtol=1e-6, atol=1e-12)
+
+
 CASES = [
     Case(f"hmm.forward (log space), T={T:,}, {N} states (vs _hmmc.forward_log)", _model,
          lambda **m: hmm.forward(**m)[0], lambda **m: _hmmc.forward_log(*m.values())[0],
@@ -46,4 +80,12 @@ CASES = [
     Case(f"hmm.posteriors, T={T:,}, {N} states (vs forward_log + backward_log + compute_log_xi_sum)", _model,
          lambda **m: hmm.posteriors(**m)[1:], lambda **m: _posteriors_hmmlearn(**m),
          lambda a, b: [assert_close(x, y, rtol=1e-6, atol=1e-9) for x, y in zip(a, b)]),
+    Case(f"hmm.GaussianHMM.score, T={T:,}, {N} states, {D}-dim diag", _gaussian_models,
+         lambda ours, theirs, X: ours.score(X), lambda ours, theirs, X: theirs.score(X),
+         lambda a, b: assert_close(a, b, rtol=1e-10)),
+    Case(f"hmm.GaussianHMM.decode (Viterbi), T={T:,}, {N} states, {D}-dim diag", _gaussian_models,
+         lambda ours, theirs, X: ours.decode(X), lambda ours, theirs, X: theirs.decode(X), _same_path),
+    Case(f"hmm.GaussianHMM.fit, one Baum-Welch iteration, T={T:,}, {N} states, {D}-dim diag", _gaussian_models,
+         lambda ours, theirs, X: _fit_once(ours, X), lambda ours, theirs, X: _fit_once(theirs, X),
+         _same_parameters),
 ]

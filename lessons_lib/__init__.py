@@ -17,7 +17,7 @@ module              what it holds (chapter)
 ``features``        pre-emphasis, DCT, MFCC, deltas, CMVN, 39-dim frames (1)
 ``logspace``        log-sum-exp: sums of probabilities kept as logs (2)
 ``gmm``             Gaussian densities, k-means, Gaussian mixtures by EM (2)
-``hmm``             forward, backward, posteriors, Viterbi (3)
+``hmm``             forward, backward, Viterbi, Baum-Welch; HMM classes (3)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package
