@@ -11,16 +11,21 @@ so the same code serves discrete, Gaussian and GMM emissions alike.
 A product of thousands of probabilities underflows, so nothing is stored as a
 raw probability. :func:`forward`, :func:`backward` and :func:`posteriors`
 keep :math:`\\log \\alpha` and :math:`\\log \\beta`; inside one frame they
-shift by the frame's maximum, exponentiate, and do the sum over states as a
-matrix-vector product, which is exact and much cheaper than a log-sum-exp per
-pair of states. :func:`forward_scaled` is the other classic remedy (Rabiner's
-scaling). It is cheaper still, but on long sequences whose frames favour
-different states by hundreds of nats, as speech frames under GMMs do, a path
-that is negligible at one frame and dominant later can round to zero and be
-lost, and then the likelihood is wrong; the notebook shows when.
-:func:`viterbi` works in log space, where a maximum of sums needs no
-rescaling; its triple loop has no matrix-product form, so it is compiled
-with numba.
+shift by the frame's maximum, exponentiate, and sum over states in ordinary
+arithmetic, which is exact and needs :math:`N` exponentials per frame
+instead of the :math:`N^2` of a log-sum-exp per pair of states.
+:func:`forward_scaled` is the other classic remedy (Rabiner's scaling), kept
+to show its failure: on long sequences whose frames favour different states
+by hundreds of nats, as speech frames under GMMs do, a path that is
+negligible at one frame and dominant later can round to zero and be lost,
+and then the likelihood is wrong. :func:`viterbi` works in log space, where
+a maximum of sums needs no rescaling.
+
+The recursions over time are written as the textbook loops over :math:`t`,
+:math:`j` and :math:`i` (``_forward_kernel``, ``_backward_kernel``,
+``_viterbi_kernel``) and compiled by numba, as hmmlearn compiles its own
+in C++: a loop over states in Python would be hundreds of times slower, and
+the maximum in Viterbi has no matrix-product form that NumPy could run.
 
 The classes :class:`CategoricalHMM`, :class:`GaussianHMM` and :class:`GMMHMM`
 mirror hmmlearn's (constructor arguments, attribute names, the EM updates and
@@ -69,7 +74,6 @@ __all__ = [
 # recomputed with a log-sum-exp: exp() of terms more than ~745 nats below the
 # maximum rounds to 0, and a sum that small may consist of such terms only.
 _TINY = 1e-250
-_LOG_TINY = float(np.log(_TINY))
 
 
 # =========================================================================== the functional core
@@ -159,11 +163,11 @@ def forward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
 
     .. math:: \\log \\alpha_t(j) = m + \\log \\Big(\\sum_i e^{\\log \\alpha_{t-1}(i) - m}\\, a_{ij}\\Big) + \\log b_j(o_t),
 
-    one vector-matrix product per frame, which is the same number as a
-    log-sum-exp over :math:`\\log \\alpha_{t-1}(i) + \\log a_{ij}` but needs
-    :math:`N` exponentials instead of :math:`N^2`. Where a sum comes out
-    below ``1e-250`` (every term too small to survive the exponential), that
-    column is recomputed with a log-sum-exp, so no path is ever lost.
+    the same number as a log-sum-exp over :math:`\\log \\alpha_{t-1}(i) + \\log a_{ij}`,
+    with :math:`N` exponentials per frame instead of :math:`N^2`. Where a sum
+    comes out below ``1e-250`` (every term may have been too small to survive
+    the exponential), that state's sum is recomputed as a log-sum-exp, so no
+    path is ever lost. The loops are compiled by numba (``_forward_kernel``).
 
     Parameters
     ----------
@@ -200,52 +204,54 @@ def forward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
 
 
 def _forward_log(log_pi, transmat, log_A, log_frameprob):
-    n_frames = log_frameprob.shape[0]
-    # During the passes fwd[t] holds log alpha_t minus shift[1] + ... + shift[t].
-    fwd = np.empty_like(log_frameprob)
-    log_inflow = np.zeros_like(log_frameprob)
-    shift = np.zeros(n_frames)
-    fwd[0] = log_pi + log_frameprob[0]
-    stop = _forward_pass(transmat, log_A, log_frameprob, fwd, log_inflow, shift, start=1, careful=False)
-    # A sum below _TINY may consist of terms that underflowed: redo from the first such frame, carefully.
-    suspect = np.flatnonzero(log_inflow[1:stop].min(axis=1) < _LOG_TINY) if stop > 1 else []
-    if len(suspect):
-        stop = _forward_pass(transmat, log_A, log_frameprob, fwd, log_inflow, shift,
-                             start=int(suspect[0]) + 1, careful=True)
-    if stop < n_frames:
-        raise _impossible(f" (no path reaches frame {stop - 1})")
-    fwd += np.cumsum(shift)[:, None]
+    fwd = _forward_kernel(log_pi, transmat, log_A, log_frameprob)
     log_prob = float(logsumexp(fwd[-1]))
     if log_prob == -np.inf:
-        raise _impossible()
+        dead = int(np.flatnonzero(np.all(fwd == -np.inf, axis=1))[0])
+        raise _impossible(f" (no path reaches frame {dead})")
     return log_prob, fwd
 
 
-def _forward_pass(transmat, log_A, log_frameprob, fwd, log_inflow, shift, *, start, careful) -> int:
-    """Frames start..T-1 of the forward recursion, in place; ``careful`` recomputes tiny sums in log space.
+@numba.njit(cache=True)
+def _log_sum_exp_of_sums(a, b):  # pragma: no cover (compiled; tested through forward and backward)
+    """:math:`\\log \\sum_i e^{a_i + b_i}`, with the largest term factored out."""
+    m = -np.inf
+    for i in range(a.shape[0]):
+        if a[i] + b[i] > m:
+            m = a[i] + b[i]
+    if m == -np.inf:
+        return m
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += np.exp(a[i] + b[i] - m)
+    return m + np.log(total)
 
-    Returns the first frame t whose predecessor t - 1 has no path left (T if none).
-    """
-    n_states = transmat.shape[0]
+
+@numba.njit(cache=True)
+def _forward_kernel(log_pi, transmat, log_A, log_frameprob):  # pragma: no cover (compiled; tested through forward)
+    n_frames, n_states = log_frameprob.shape
+    fwd = np.empty((n_frames, n_states))
     p = np.empty(n_states)
     inflow = np.empty(n_states)
-    maximum, subtract, exp, dot, log, add = np.maximum.reduce, np.subtract, np.exp, np.dot, np.log, np.add
-    with np.errstate(divide="ignore"):
-        for t in range(start, log_frameprob.shape[0]):
-            prev = fwd[t - 1]
-            m = maximum(prev)
-            if m == -np.inf:
-                return t
-            subtract(prev, m, out=p)
-            exp(p, out=p)
-            dot(p, transmat, out=inflow)  # sum_i alpha_{t-1}(i) a_ij, divided by e^m
-            log(inflow, out=log_inflow[t])
-            if careful and inflow.min() < _TINY:
-                cols = np.flatnonzero(inflow < _TINY)
-                log_inflow[t, cols] = logsumexp(prev[:, None] + log_A[:, cols], axis=0) - m
-            add(log_inflow[t], log_frameprob[t], out=fwd[t])
-            shift[t] = m
-    return log_frameprob.shape[0]
+    fwd[0] = log_pi + log_frameprob[0]
+    for t in range(1, n_frames):
+        m = fwd[t - 1].max()
+        if m == -np.inf:  # no path reaches frame t - 1: the caller reports it
+            fwd[t:] = -np.inf
+            break
+        for i in range(n_states):
+            p[i] = np.exp(fwd[t - 1, i] - m)  # alpha_{t-1}(i) / e^m, at most 1
+        inflow[:] = 0.0
+        for i in range(n_states):
+            if p[i] > 0.0:
+                for j in range(n_states):
+                    inflow[j] += p[i] * transmat[i, j]
+        for j in range(n_states):
+            if inflow[j] >= _TINY:
+                fwd[t, j] = m + np.log(inflow[j]) + log_frameprob[t, j]
+            else:  # the terms may all have underflowed: the exact log-sum-exp
+                fwd[t, j] = _log_sum_exp_of_sums(fwd[t - 1], log_A[:, j]) + log_frameprob[t, j]
+    return fwd
 
 
 def forward_scaled(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarray) -> tuple[float, np.ndarray]:
@@ -306,7 +312,8 @@ def backward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndar
     .. math:: \\beta_T(i) = 1, \\qquad \\beta_t(i) = \\sum_j a_{ij}\\, b_j(o_{t+1})\\, \\beta_{t+1}(j),
 
     computed like :func:`forward`: shift :math:`\\log b_j(o_{t+1}) + \\log \\beta_{t+1}(j)`
-    by its maximum, exponentiate, one matrix-vector product with :math:`A`.
+    by its maximum, exponentiate, sum over :math:`j`, and fall back to a
+    log-sum-exp where the sum underflows (``_backward_kernel``).
 
     Parameters
     ----------
@@ -335,48 +342,33 @@ def backward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndar
 
 
 def _backward_log(transmat, log_A, log_frameprob):
-    n_frames = log_frameprob.shape[0]
-    # During the passes bwd[t] holds log beta_t minus shift[t] + ... + shift[T-2].
-    bwd = np.zeros_like(log_frameprob)
-    shift = np.zeros(n_frames)
-    stop = _backward_pass(transmat, log_A, log_frameprob, bwd, shift, start=n_frames - 2, careful=False)
-    # A sum below _TINY may consist of terms that underflowed: redo from the last such frame, carefully.
-    suspect = np.flatnonzero(bwd[stop + 1:-1].min(axis=1) < _LOG_TINY) if stop + 1 < n_frames - 1 else []
-    if len(suspect):
-        stop = _backward_pass(transmat, log_A, log_frameprob, bwd, shift, start=stop + 1 + int(suspect[-1]),
-                              careful=True)
-    if stop >= 0:  # nothing is possible after frame stop: the caller reports the impossible sequence
-        bwd[: stop + 1] = -np.inf
-    bwd += np.cumsum(shift[::-1])[::-1][:, None]
-    return bwd
+    return _backward_kernel(transmat, log_A, log_frameprob)
 
 
-def _backward_pass(transmat, log_A, log_frameprob, bwd, shift, *, start, careful) -> int:
-    """Frames start..0 of the backward recursion, in place.
-
-    Returns the last frame t after which no path is left (-1 if none).
-    """
-    n_states = transmat.shape[0]
+@numba.njit(cache=True)
+def _backward_kernel(transmat, log_A, log_frameprob):  # pragma: no cover (compiled; tested through backward)
+    n_frames, n_states = log_frameprob.shape
+    bwd = np.zeros((n_frames, n_states))
     v = np.empty(n_states)
     p = np.empty(n_states)
-    maximum, subtract, exp, dot, log, add = np.maximum.reduce, np.subtract, np.exp, np.dot, np.log, np.add
-    with np.errstate(divide="ignore"):
-        for t in range(start, -1, -1):
-            add(log_frameprob[t + 1], bwd[t + 1], out=v)  # log b_j(o_{t+1}) + log beta_{t+1}(j)
-            m = maximum(v)
-            if m == -np.inf:
-                return t
-            subtract(v, m, out=p)
-            exp(p, out=p)
-            out = bwd[t]
-            dot(transmat, p, out=out)  # sum_j a_ij b_j beta_{t+1}(j), divided by e^m
-            small = careful and out.min() < _TINY
-            rows = np.flatnonzero(out < _TINY) if small else None
-            log(out, out=out)
-            if small:
-                out[rows] = logsumexp(log_A[rows] + v[None, :], axis=1) - m
-            shift[t] = m
-    return -1
+    for t in range(n_frames - 2, -1, -1):
+        for j in range(n_states):
+            v[j] = log_frameprob[t + 1, j] + bwd[t + 1, j]  # log b_j(o_{t+1}) + log beta_{t+1}(j)
+        m = v.max()
+        if m == -np.inf:  # nothing is possible after frame t: the caller reports it
+            bwd[: t + 1] = -np.inf
+            break
+        for j in range(n_states):
+            p[j] = np.exp(v[j] - m)
+        for i in range(n_states):
+            outflow = 0.0
+            for j in range(n_states):
+                outflow += transmat[i, j] * p[j]
+            if outflow >= _TINY:
+                bwd[t, i] = m + np.log(outflow)
+            else:  # the terms may all have underflowed: the exact log-sum-exp
+                bwd[t, i] = _log_sum_exp_of_sums(log_A[i], v)
+    return bwd
 
 
 def posteriors(startprob: np.ndarray, transmat: np.ndarray,
@@ -487,8 +479,7 @@ def viterbi(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
     with back-pointers :math:`\\psi_t(j) = \\arg\\max_i(\\cdot)` followed back
     from :math:`\\arg\\max_j \\delta_T(j)`. The maximum over :math:`i` has no
     matrix-product form, so the loops are written out as in the equation and
-    compiled by numba (``_viterbi_kernel``), which makes them as fast as
-    hmmlearn's C++.
+    compiled by numba (``_viterbi_kernel``), as fast as hmmlearn's C++.
 
     Parameters
     ----------
