@@ -458,7 +458,7 @@ def _viterbi_kernel(log_pi, log_A, log_frameprob):  # pragma: no cover (compiled
         for i in range(1, n_states):
             for j in range(n_states):  # the inner loop runs along a row of A: contiguous, vectorised
                 score = delta[i] + log_A[i, j]
-                if score > best[j]:  # strict: ties go to the lower state
+                if score >= best[j]:  # on a tie the later state wins, as in hmmlearn
                     best[j] = score
                     psi[j] = i
         for j in range(n_states):
@@ -491,7 +491,9 @@ def viterbi(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
     log_prob : float
         :math:`\\log P(O, Q^* \\mid \\lambda)` of the best path.
     state_sequence : ndarray of int64, shape (n_frames,)
-        Equal to hmmlearn's ``_hmmc.viterbi`` (ties broken towards the lower state).
+        Equal to hmmlearn's ``_hmmc.viterbi``, also where several paths tie:
+        like hmmlearn, the last frame takes the lowest of the tied states and
+        every back-pointer the highest of the tied predecessors.
 
     Examples
     --------
@@ -796,15 +798,14 @@ def _check_covars(covars: np.ndarray, covariance_type: str, name: str = "covars_
         raise ValueError(f"{name} must be symmetric positive definite: a matrix has an eigenvalue <= 0")
 
 
-def _log_gaussians(X: np.ndarray, means: np.ndarray, covars: np.ndarray, covariance_type: str) -> np.ndarray:
-    """log N(x_t | mu_c, Sigma_c) for all frames and components, shape (n_samples, n_components)."""
+def _precisions_cholesky(covars: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Cholesky factors of the inverse covariances (lessons_lib.gmm's), with an HMM's error message."""
     try:
-        precisions_chol = _gmm._precision_cholesky(covars, covariance_type)
+        return _gmm._precision_cholesky(covars, covariance_type)
     except ValueError:
         raise ValueError("covars_ is not positive definite: a state (or mixture component) has collapsed onto too "
                          "few frames; use more data, fewer states or mixture components, or a larger "
                          "covars_prior") from None
-    return _gmm._log_gaussian(X, means, precisions_chol, covariance_type)
 
 
 class _BaseHMM:
@@ -1411,6 +1412,13 @@ class GaussianHMM(_GaussianEmissions):
             raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
                              f"got {self.covars_.shape}")
         _check_covars(self.covars_, self.covariance_type)
+        self._precisions_chol = None
+
+    def _factors(self) -> np.ndarray:
+        """Cholesky factors of the precisions, computed once per parameter set, not once per sequence."""
+        if getattr(self, "_precisions_chol", None) is None:
+            self._precisions_chol = _precisions_cholesky(self.covars_, self.covariance_type)
+        return self._precisions_chol
 
     def _init_emissions(self, X, rng) -> None:
         if self._needs_init("m", "means_"):
@@ -1423,7 +1431,7 @@ class GaussianHMM(_GaussianEmissions):
                 self.covars_ = np.tile(cv, (self.n_components, 1, 1))
 
     def _log_frameprob(self, X) -> np.ndarray:
-        return _log_gaussians(X, self.means_, self.covars_, self.covariance_type)
+        return _gmm._log_gaussian(X, self.means_, self._factors(), self.covariance_type)
 
     def _n_fit_scalars(self) -> dict:
         n, d = self.n_components, self.n_features
@@ -1471,6 +1479,7 @@ class GaussianHMM(_GaussianEmissions):
                 c_d = max(self.covars_weight - self.n_features, 0) + stats["post"][:, None, None]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     self.covars_ = _defined((self.covars_prior + c_n) / c_d, self.covars_)
+            self._precisions_chol = None
 
     def _sample_emissions(self, states, rng) -> np.ndarray:
         z = rng.standard_normal((states.shape[0], self.n_features))
@@ -1587,6 +1596,15 @@ class GMMHMM(_GaussianEmissions):
             raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
                              f"got {self.covars_.shape}")
         _check_covars(self.covars_, self.covariance_type)
+        self._precisions_chol = None
+
+    def _factors(self) -> np.ndarray:
+        """Cholesky factors of the N * M components' precisions, once per parameter set, not once per sequence."""
+        if getattr(self, "_precisions_chol", None) is None:
+            n, m = self.n_components, self.n_mix
+            self._precisions_chol = _precisions_cholesky(self.covars_.reshape((n * m,) + self.covars_.shape[2:]),
+                                                         self.covariance_type)
+        return self._precisions_chol
 
     def _init_emissions(self, X, rng) -> None:
         n, m, d = self.n_components, self.n_mix, X.shape[1]
@@ -1610,9 +1628,7 @@ class GMMHMM(_GaussianEmissions):
     def _log_components(self, X) -> np.ndarray:
         """:math:`\\log c_{jk} + \\log \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk})`, shape (n_samples, N, M)."""
         n, m, d = self.means_.shape
-        log_densities = _log_gaussians(X, self.means_.reshape(n * m, d),
-                                       self.covars_.reshape((n * m,) + self.covars_.shape[2:]),
-                                       self.covariance_type)
+        log_densities = _gmm._log_gaussian(X, self.means_.reshape(n * m, d), self._factors(), self.covariance_type)
         return log_densities.reshape(X.shape[0], n, m) + _log(self.weights_)
 
     def _log_frameprob(self, X) -> np.ndarray:
@@ -1687,6 +1703,7 @@ class GMMHMM(_GaussianEmissions):
                 c_d = stats["post_mix_sum"][:, :, None] + 1 + 2 * (priors["covars_prior"] + 1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.covars_ = _defined(c_n / c_d, self.covars_)
+            self._precisions_chol = None
 
     def _sample_emissions(self, states, rng) -> np.ndarray:
         n_samples = states.shape[0]
