@@ -1329,6 +1329,23 @@ class _GaussianEmissions(_BaseHMM):
         self.n_features = X.shape[1]
         return X
 
+    def _check_covars_of(self, leading: tuple) -> None:
+        """covars_ has shape ``leading`` + (D,) or (D, D) and holds valid covariances."""
+        d = self.n_features
+        expected = leading + ((d,) if self.covariance_type == "diag" else (d, d))
+        if self.covars_.shape != expected:
+            raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
+                             f"got {self.covars_.shape}")
+        _check_covars(self.covars_, self.covariance_type)
+        self._precisions_chol = None
+
+    def _factors(self) -> np.ndarray:
+        """Cholesky factors of every Gaussian's precision, once per parameter set, not once per sequence."""
+        if getattr(self, "_precisions_chol", None) is None:
+            tail = self.covars_.shape[-1:] if self.covariance_type == "diag" else self.covars_.shape[-2:]
+            self._precisions_chol = _precisions_cholesky(self.covars_.reshape((-1,) + tail), self.covariance_type)
+        return self._precisions_chol
+
     def _data_covariance(self, X) -> np.ndarray:
         """The covariance of all frames plus min_covar on the diagonal: hmmlearn's starting covariance."""
         if X.shape[0] < 2:
@@ -1406,19 +1423,8 @@ class GaussianHMM(_GaussianEmissions):
         n = self.n_components
         if self.means_.ndim != 2 or self.means_.shape[0] != n:
             raise ValueError(f"means_ must have shape ({n}, n_features), got {self.means_.shape}")
-        self.n_features = d = self.means_.shape[1]
-        expected = (n, d) if self.covariance_type == "diag" else (n, d, d)
-        if self.covars_.shape != expected:
-            raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
-                             f"got {self.covars_.shape}")
-        _check_covars(self.covars_, self.covariance_type)
-        self._precisions_chol = None
-
-    def _factors(self) -> np.ndarray:
-        """Cholesky factors of the precisions, computed once per parameter set, not once per sequence."""
-        if getattr(self, "_precisions_chol", None) is None:
-            self._precisions_chol = _precisions_cholesky(self.covars_, self.covariance_type)
-        return self._precisions_chol
+        self.n_features = self.means_.shape[1]
+        self._check_covars_of((n,))
 
     def _init_emissions(self, X, rng) -> None:
         if self._needs_init("m", "means_"):
@@ -1587,24 +1593,11 @@ class GMMHMM(_GaussianEmissions):
         n, m = self.n_components, self.n_mix
         if self.means_.ndim != 3 or self.means_.shape[:2] != (n, m):
             raise ValueError(f"means_ must have shape ({n}, {m}, n_features), got {self.means_.shape}")
-        self.n_features = d = self.means_.shape[2]
+        self.n_features = self.means_.shape[2]
         if self.weights_.shape != (n, m):
             raise ValueError(f"weights_ must have shape ({n}, {m}), got {self.weights_.shape}")
         _check_distribution(self.weights_, "weights_")
-        expected = (n, m, d) if self.covariance_type == "diag" else (n, m, d, d)
-        if self.covars_.shape != expected:
-            raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
-                             f"got {self.covars_.shape}")
-        _check_covars(self.covars_, self.covariance_type)
-        self._precisions_chol = None
-
-    def _factors(self) -> np.ndarray:
-        """Cholesky factors of the N * M components' precisions, once per parameter set, not once per sequence."""
-        if getattr(self, "_precisions_chol", None) is None:
-            n, m = self.n_components, self.n_mix
-            self._precisions_chol = _precisions_cholesky(self.covars_.reshape((n * m,) + self.covars_.shape[2:]),
-                                                         self.covariance_type)
-        return self._precisions_chol
+        self._check_covars_of((n, m))
 
     def _init_emissions(self, X, rng) -> None:
         n, m, d = self.n_components, self.n_mix, X.shape[1]
