@@ -798,14 +798,14 @@ def _check_covars(covars: np.ndarray, covariance_type: str, name: str = "covars_
         raise ValueError(f"{name} must be symmetric positive definite: a matrix has an eigenvalue <= 0")
 
 
-def _precisions_cholesky(covars: np.ndarray, covariance_type: str) -> np.ndarray:
+def _precisions_cholesky(covars: np.ndarray, covariance_type: str, variance_prior: str) -> np.ndarray:
     """Cholesky factors of the inverse covariances (lessons_lib.gmm's), with an HMM's error message."""
     try:
         return _gmm._precision_cholesky(covars, covariance_type)
     except ValueError:
         raise ValueError("covars_ is not positive definite: a state (or mixture component) has collapsed onto too "
-                         "few frames; use more data, fewer states or mixture components, or a larger "
-                         "covars_prior") from None
+                         "few frames; use more data, fewer states or mixture components, or a variance prior "
+                         f"({variance_prior})") from None
 
 
 class _BaseHMM:
@@ -1343,7 +1343,8 @@ class _GaussianEmissions(_BaseHMM):
         """Cholesky factors of every Gaussian's precision, once per parameter set, not once per sequence."""
         if getattr(self, "_precisions_chol", None) is None:
             tail = self.covars_.shape[-1:] if self.covariance_type == "diag" else self.covars_.shape[-2:]
-            self._precisions_chol = _precisions_cholesky(self.covars_.reshape((-1,) + tail), self.covariance_type)
+            self._precisions_chol = _precisions_cholesky(self.covars_.reshape((-1,) + tail), self.covariance_type,
+                                                         self._variance_prior())
         return self._precisions_chol
 
     def _data_covariance(self, X) -> np.ndarray:
@@ -1425,6 +1426,9 @@ class GaussianHMM(_GaussianEmissions):
             raise ValueError(f"means_ must have shape ({n}, n_features), got {self.means_.shape}")
         self.n_features = self.means_.shape[1]
         self._check_covars_of((n,))
+
+    def _variance_prior(self) -> str:
+        return "a larger covars_prior, which is added to every variance"
 
     def _init_emissions(self, X, rng) -> None:
         if self._needs_init("m", "means_"):
@@ -1598,6 +1602,11 @@ class GMMHMM(_GaussianEmissions):
             raise ValueError(f"weights_ must have shape ({n}, {m}), got {self.weights_.shape}")
         _check_distribution(self.weights_, "weights_")
         self._check_covars_of((n, m))
+
+    def _variance_prior(self) -> str:
+        if self.covariance_type == "diag":  # inverse-gamma: variance = (scatter + 2 covars_weight) / (...)
+            return "a positive covars_weight, which adds 2 * covars_weight to every component's scatter"
+        return "a positive covars_prior, the matrix added to every component's scatter"
 
     def _init_emissions(self, X, rng) -> None:
         n, m, d = self.n_components, self.n_mix, X.shape[1]
