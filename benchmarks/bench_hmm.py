@@ -89,3 +89,35 @@ CASES = [
          lambda ours, theirs, X: _fit_once(ours, X), lambda ours, theirs, X: _fit_once(theirs, X),
          _same_parameters),
 ]
+
+
+def _word_models():
+    """The digit recogniser's workload: a left-to-right GMM-HMM trained on many short MFCC-like sequences."""
+    logging.getLogger("hmmlearn").setLevel(logging.ERROR)
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(20, 70, 60)
+    X = rng.normal(size=(lengths.sum(), 39))
+    n_states, n_mix = 5, 4
+    startprob, transmat = hmm.left_to_right(n_states)
+    weights, means, covars = hmm.emission_params_from_states(X, hmm.uniform_segmentation(lengths, n_states),
+                                                             n_states, n_mix, random_state=0)
+    params = {"startprob_": startprob, "transmat_": transmat, "weights_": weights, "means_": means,
+              "covars_": covars}
+    models = []
+    for cls in (hmm.GMMHMM, hmmlearn_hmm.GMMHMM):
+        model = cls(n_states, n_mix, covariance_type="diag", init_params="", n_iter=2, tol=-np.inf)
+        for name, value in params.items():
+            setattr(model, name, value.copy())
+        models.append(model)
+    return {"ours": models[0], "theirs": models[1], "X": X, "lengths": lengths}
+
+
+def _fit_words(model, X, lengths):
+    fitted = copy.deepcopy(model).fit(X, lengths)
+    return fitted.transmat_, fitted.weights_, fitted.means_, fitted.covars_
+
+
+CASES.append(
+    Case("hmm.GMMHMM.fit, 2 Baum-Welch iterations, 60 sequences of 20-70 frames, 5 states x 4 mixtures, 39-dim",
+         _word_models, lambda ours, theirs, X, lengths: _fit_words(ours, X, lengths),
+         lambda ours, theirs, X, lengths: _fit_words(theirs, X, lengths), _same_parameters))
