@@ -18,6 +18,8 @@ module              what it holds (chapter)
 ``logspace``        log-sum-exp: sums of probabilities kept as logs (2)
 ``gmm``             Gaussian densities, k-means, Gaussian mixtures by EM (2)
 ``hmm``             forward, backward, Viterbi, Baum-Welch; HMM classes (3)
+``nn``              softmax, losses, entropy and KL, an MLP with hand-written gradients (4)
+``rnn``             Elman RNN, LSTM, GRU forward and backward through time, clipping (4)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package
