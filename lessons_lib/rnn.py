@@ -153,6 +153,13 @@ def to_state_dict(params: dict) -> dict:
     Returns
     -------
     dict of torch.Tensor (float64)
+
+    Examples
+    --------
+    >>> import torch
+    >>> lstm = torch.nn.LSTM(3, 2).double()
+    >>> lstm.load_state_dict(to_state_dict(init_params("lstm", 3, 2, np.random.default_rng(0))))
+    <All keys matched successfully>
     """
     import torch
 
@@ -173,6 +180,13 @@ def from_state_dict(state_dict) -> dict:
     -------
     dict
         ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> params = from_state_dict(torch.nn.GRU(3, 2).state_dict())
+    >>> params["weight_hh"].shape, params["weight_hh"].dtype
+    ((6, 2), dtype('float64'))
     """
     missing = [f"{k}_l0" for k in _WEIGHTS if f"{k}_l0" not in state_dict]
     if missing:
@@ -372,6 +386,15 @@ def lstm_backward(d_outputs: np.ndarray, d_h_T: np.ndarray | None, d_c_T: np.nda
         ``x``, ``h0``, ``c0``, ``weight_ih``, ``weight_hh``, ``bias_ih``,
         ``bias_hh`` (equal to torch autograd's), and ``h``, ``c``: the total
         :math:`\\partial L/\\partial h_t` and :math:`\\partial L/\\partial c_t`, shape (T, batch, H).
+
+    Examples
+    --------
+    >>> p = init_params("lstm", 2, 3, np.random.default_rng(0))
+    >>> x, zeros = np.random.default_rng(1).normal(size=(4, 1, 2)), np.zeros((1, 3))
+    >>> outputs, h_T, c_T, cache = lstm_forward(x, zeros, zeros, **p)
+    >>> grads = lstm_backward(np.zeros_like(outputs), np.ones((1, 3)), None, cache)  # L = sum(h_T)
+    >>> bool(np.allclose(grads["h"][-1], 1.0)), grads["weight_ih"].shape
+    (True, (12, 2))
     """
     gates, cells, outputs, weight_hh = cache["gates"], cache["cells"], cache["outputs"], cache["weight_hh"]
     d_outputs, d_h = _check_upstream(d_outputs, d_h_T, outputs.shape, "d_h_T")
@@ -479,6 +502,14 @@ def gru_backward(d_outputs: np.ndarray, d_h_T: np.ndarray | None, cache: dict) -
     dict
         ``x``, ``h0``, ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``
         (equal to torch autograd's) and ``h`` (T, batch, H).
+
+    Examples
+    --------
+    >>> p = init_params("gru", 2, 3, np.random.default_rng(0))
+    >>> outputs, h_T, cache = gru_forward(np.ones((5, 1, 2)), np.zeros((1, 3)), **p)
+    >>> grads = gru_backward(np.ones_like(outputs), None, cache)
+    >>> grads["x"].shape, grads["weight_hh"].shape
+    ((5, 1, 2), (9, 3))
     """
     gates, hidden_n, outputs, weight_hh = cache["gates"], cache["hidden_n"], cache["outputs"], cache["weight_hh"]
     d_outputs, d_h = _check_upstream(d_outputs, d_h_T, outputs.shape, "d_h_T")
