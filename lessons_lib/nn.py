@@ -293,7 +293,9 @@ def kl_div(log_q: np.ndarray, p: np.ndarray, reduction: str = "mean"):
     Returns
     -------
     float or ndarray
-        Equal to ``torch.nn.functional.kl_div(log_q, p, reduction=...)``.
+        Equal to ``torch.nn.functional.kl_div(log_q, p, reduction=...)``,
+        except where :math:`p = 0` and :math:`q = 0`: that term is 0 here
+        (:math:`0 \\log 0 = 0`), NaN in torch.
 
     Examples
     --------

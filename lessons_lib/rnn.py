@@ -579,6 +579,10 @@ def truncated_bptt(cell: str, x: np.ndarray, state0, params: dict, d_outputs: np
     if x.ndim != 3:
         raise ValueError(f"x must be 3-D, shape (T, batch, input_size), got shape {x.shape}")
     d_outputs = _array(d_outputs, "d_outputs")
+    hidden = np.shape(params["weight_hh"])[1] if "weight_hh" in params else None
+    if d_outputs.shape != x.shape[:2] + (hidden,):
+        raise ValueError(f"d_outputs must have shape (T, batch, hidden_size) = {x.shape[:2] + (hidden,)}, "
+                         f"got {d_outputs.shape}")
     weights = {name: params[name] for name in _WEIGHTS}
     if cell == "lstm":
         if not isinstance(state0, (tuple, list)) or len(state0) != 2:
@@ -589,9 +593,6 @@ def truncated_bptt(cell: str, x: np.ndarray, state0, params: dict, d_outputs: np
     total = {name: np.zeros_like(np.asarray(value, dtype=np.float64)) for name, value in weights.items()}
     for start in range(0, x.shape[0], k):
         chunk, d_chunk = x[start:start + k], d_outputs[start:start + k]
-        if d_chunk.shape[:2] != chunk.shape[:2]:
-            raise ValueError(f"d_outputs must have shape (T, batch, hidden_size) with T = {x.shape[0]}, "
-                             f"got {d_outputs.shape}")
         if cell == "rnn":
             _, state, cache = rnn_forward(chunk, state, **weights)
             grads = rnn_backward(d_chunk, None, cache)

@@ -193,6 +193,27 @@ def test_kl_div_equals_torch(shape, zeros, reduction):
     close(ours, torch_kl_div(log_q, p, reduction))
 
 
+def test_kl_div_term_is_zero_where_p_and_q_are_both_zero():
+    """0 log 0 = 0 also when the model gives log q = -inf to a class p never produces.
+
+    torch 2.13 returns NaN for that single term (0 * -inf); every other term must equal torch's.
+    """
+    log_q = np.array([[-np.inf, math.log(0.25), math.log(0.75)], [math.log(0.5), math.log(0.5), -np.inf]])
+    p = np.array([[0.0, 0.5, 0.5], [0.3, 0.7, 0.0]])
+    terms = nn.kl_div(log_q, p, reduction="none")
+    assert terms[0, 0] == 0.0 and terms[1, 2] == 0.0
+    reference = torch_kl_div(log_q, p, "none").numpy()
+    defined = p > 0
+    close(terms[defined], reference[defined])
+    assert nn.kl_div(log_q, p, reduction="sum") == pytest.approx(float(reference[defined].sum()), rel=1e-12)
+
+
+def test_kl_div_is_inf_where_q_is_zero_and_p_is_not():
+    log_q = np.array([[-np.inf, math.log(0.5), math.log(0.5)]])
+    p = np.array([[0.2, 0.4, 0.4]])
+    assert nn.kl_div(log_q, p, reduction="sum") == np.inf == float(torch_kl_div(log_q, p, "sum"))
+
+
 def test_kl_div_default_reduction_is_torchs_mean_over_all_elements():
     rng = np.random.default_rng(6)
     p, log_q = random_probs((5, 3), rng), np.log(random_probs((5, 3), rng))
@@ -212,6 +233,16 @@ def test_entropy_and_kl_divergence_equal_scipy(shape, axis, zeros):
     q = random_probs(shape, rng)
     close(nn.entropy(p, axis=axis), scipy.stats.entropy(p, axis=axis))
     close(nn.kl_divergence(p, q, axis=axis), scipy.stats.entropy(p, q, axis=axis))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_entropy_and_kl_divergence_normalise_weights_as_scipy_does(axis):
+    """Counts instead of probabilities: scipy.stats.entropy divides by the sum first, and so must we."""
+    rng = np.random.default_rng([9, axis % 3])
+    counts_p = rng.integers(0, 20, size=(4, 5)).astype(float) + np.eye(4, 5)  # no all-zero row or column
+    counts_q = rng.integers(1, 20, size=(4, 5)).astype(float)
+    close(nn.entropy(counts_p, axis=axis), scipy.stats.entropy(counts_p, axis=axis))
+    close(nn.kl_divergence(counts_p, counts_q, axis=axis), scipy.stats.entropy(counts_p, counts_q, axis=axis))
 
 
 def test_entropy_and_kl_divergence_along_axis_0_equal_scipy():
@@ -462,6 +493,18 @@ def test_sgd_step_is_pure_and_correct():
     for (gw, gb), (gw0, gb0) in zip(grads, grads_before):
         np.testing.assert_array_equal(gw, gw0)
         np.testing.assert_array_equal(gb, gb0)
+
+
+def test_sgd_step_on_a_dict_of_arrays():
+    rng = np.random.default_rng(52)
+    params = {"weight_ih": rng.normal(size=(8, 3)), "bias_ih": rng.normal(size=8)}
+    grads = {"weight_ih": rng.normal(size=(8, 3)), "bias_ih": rng.normal(size=8)}
+    before = {k: v.copy() for k, v in params.items()}
+    new = nn.sgd_step(params, grads, 0.25)
+    assert set(new) == set(params)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+        np.testing.assert_allclose(new[k], before[k] - 0.25 * grads[k], rtol=1e-15)
 
 
 @pytest.mark.parametrize("sizes", [[3, 5, 2], [40, 200, 10], [1, 1]], ids=str)

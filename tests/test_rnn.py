@@ -7,7 +7,7 @@ single layer) holding the same weights through to_state_dict. The loss
 sum(outputs * G) + sum(h_T * g) (+ sum(c_T * g_c)) makes both dLoss/doutputs and
 dLoss/dh_T nonzero. Edge cases: one time step, batch of one, 200 steps. The
 per-step gradients "h" (and "c") are compared with torch's gradients of each
-step's hidden state (torch.nn.RNNCell / LSTMCell run step by step, retain_grad),
+step's hidden state (torch.nn.RNNCell / LSTMCell / GRUCell run step by step, retain_grad),
 and a few weight gradients with central finite differences. truncated_bptt is
 compared with torch with .detach() between chunks (a shorter last chunk
 included) and with the full backward pass when k >= T; clip_grad_norm with
@@ -142,8 +142,13 @@ def check_against_torch(cell, nl, T, B, I, H, seed, *, with_final=True, x_scale=
     params, x, h0, c0, G, g, g_c = problem(cell, T, B, I, H, seed, x_scale)
     if not with_final:
         g = g_c = None
+    inputs = {"x": x, "h0": h0, "c0": c0, "G": G, "g": g, "g_c": g_c, **params}
+    before = {k: None if v is None else v.copy() for k, v in inputs.items()}
     out, h_T, c_T, cache = ours_forward(cell, x, h0, c0, params, nl)
     grads = ours_backward(cell, G, g, g_c, cache)
+    for k, v in inputs.items():  # nothing is modified in place
+        if v is not None:
+            np.testing.assert_array_equal(v, before[k], err_msg=k)
     t_out, t_h, t_c, t_grads = torch_run(cell, x, h0, c0, params, nl, G, g, g_c)
     close(out, t_out)
     close(h_T, t_h)
@@ -204,8 +209,7 @@ def test_float32_inputs_are_computed_in_float64():
 
 # --------------------------------------------------------------------------- per-step gradients "h" and "c"
 
-@pytest.mark.parametrize("cell, nl", [("rnn", "tanh"), ("rnn", "relu"), ("lstm", None)],
-                         ids=["rnn-tanh", "rnn-relu", "lstm"])
+@pytest.mark.parametrize("cell, nl", VARIANTS, ids=VARIANT_IDS)
 @pytest.mark.parametrize("T", [1, 6])
 def test_per_step_hidden_gradients_equal_torch(cell, nl, T):
     """'h'[t] = dLoss/dh_t in total (through every later step), 'c'[t] likewise for the LSTM."""
@@ -335,7 +339,10 @@ def test_clip_grad_norm_equals_torch(factor, as_list):
     max_norm = factor * norm
     reference, t_total = torch_clip(list(grads.values()), max_norm)
     given = list(grads.values()) if as_list else grads
+    before = {k: v.copy() for k, v in grads.items()}
     clipped, total = rnn.clip_grad_norm(given, max_norm)
+    for k, v in grads.items():  # new arrays: the caller's gradients are left as they were
+        np.testing.assert_array_equal(v, before[k])
     assert total == pytest.approx(t_total, rel=1e-12)
     assert total == pytest.approx(norm, rel=1e-12)
     if as_list:
@@ -420,26 +427,27 @@ class TestBadInput:
     def test_x_not_3d(self, cell):
         params, x, h0, c0 = args_for(cell)
         for bad in (x[0], x[None], x.ravel()):
-            with pytest.raises(ValueError, match=X_NAME):
+            with pytest.raises(ValueError, match=r"\bx\b.*3-D"):
                 forward(cell, bad, h0, c0, params)
 
     def test_h0_wrong_shape(self, cell):
         params, x, h0, c0 = args_for(cell)
         for bad in (h0[None], h0[:, :-1], h0[:1], h0.ravel()):  # h0[None] is torch's (1, B, H) layout
-            with pytest.raises(ValueError, match="h0"):
+            with pytest.raises(ValueError, match=r"h0.*\(2, 5\)"):  # names the argument and the expected shape
                 forward(cell, x, bad, c0, params)
 
     def test_weight_ih_rows_for_another_cell(self, cell):
         params, x, h0, c0 = args_for(cell)
         other = "lstm" if cell != "lstm" else "gru"
         wrong = rnn.init_params(other, 4, 5, np.random.default_rng(82))
-        with pytest.raises(ValueError, match="weight_ih"):
+        rows = GATES[cell] * 5
+        with pytest.raises(ValueError, match=rf"weight_ih.*\({rows}, 4\)"):
             forward(cell, x, h0, c0, {**params, "weight_ih": wrong["weight_ih"]})
         with pytest.raises(ValueError, match="weight_hh"):
             forward(cell, x, h0, c0, {**params, "weight_hh": wrong["weight_hh"]})
-        with pytest.raises(ValueError, match="bias_ih"):
+        with pytest.raises(ValueError, match=rf"bias_ih.*\({rows},\)"):
             forward(cell, x, h0, c0, {**params, "bias_ih": wrong["bias_ih"]})
-        with pytest.raises(ValueError, match="bias_hh"):
+        with pytest.raises(ValueError, match=rf"bias_hh.*\({rows},\)"):
             forward(cell, x, h0, c0, {**params, "bias_hh": wrong["bias_hh"]})
 
     def test_inconsistent_input_size(self, cell):
@@ -471,7 +479,7 @@ class TestBadInput:
         params, x, h0, c0 = args_for(cell)
         out, h_T, c_T, cache = forward(cell, x, h0, c0, params)
         for bad in (out[:-1], out[:, :1], out[0], out[..., :-1]):
-            with pytest.raises(ValueError, match="d_outputs"):
+            with pytest.raises(ValueError, match=r"d_outputs.*\(3, 2, 5\)"):
                 ours_backward(cell, np.ones_like(bad), h_T, c_T, cache)
         with pytest.raises(ValueError, match="d_h_T"):
             ours_backward(cell, np.ones_like(out), h_T[:, :-1], c_T, cache)
@@ -490,10 +498,13 @@ class TestBadInput:
             with pytest.raises(ValueError, match=r"\bk\b"):
                 rnn.truncated_bptt(cell, x, state0_for(cell, h0, c0), params, d_out, k)
 
-    def test_truncated_bptt_d_outputs_wrong_shape(self, cell):
+    @pytest.mark.parametrize("k", [1, 2, 3])
+    @pytest.mark.parametrize("shape", [(2, 2, 5), (5, 2, 5), (4, 2, 5), (3, 1, 5), (3, 2, 4), (3, 2)], ids=str)
+    def test_truncated_bptt_d_outputs_wrong_shape(self, cell, shape, k):
+        """x is (3, 2, 4) and H = 5, so d_outputs must be (3, 2, 5): shorter, longer or narrower is refused."""
         params, x, h0, c0 = args_for(cell)
         with pytest.raises(ValueError, match="d_outputs"):
-            rnn.truncated_bptt(cell, x, state0_for(cell, h0, c0), params, np.ones((2, 2, 5)), 2)
+            rnn.truncated_bptt(cell, x, state0_for(cell, h0, c0), params, np.ones(shape), k)
 
 
 def test_lstm_c0_wrong_shape_or_nan():
