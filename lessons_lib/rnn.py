@@ -18,7 +18,9 @@ Weights are named, shaped and ordered exactly as ``torch.nn.RNN``, ``LSTM`` and
 ``GRU`` keep them (``weight_ih_l0`` is ``weight_ih`` here; LSTM gates i, f, g,
 o; GRU gates r, z, n), so :func:`to_state_dict` loads them into torch
 unchanged. Sequences are time-first, ``x`` of shape ``(T, batch, input_size)``,
-torch's default (``batch_first=False``).
+torch's default (``batch_first=False``). The arithmetic is done in the
+inputs' precision: float64 normally (as in the tests against torch), float32
+when every array is float32 (twice as fast, as torch's default).
 
 Chapter: ``notebooks/04b_rnn_bptt_lstm.ipynb``.
 """
@@ -58,7 +60,7 @@ def _array(value, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     if np.isnan(value).any():
         raise ValueError(f"{name} contains NaN")
-    return value.astype(np.float64, copy=False)
+    return value if value.dtype in (np.float32, np.float64) else value.astype(np.float64)
 
 
 def _check_layer(cell: str, x, states: dict, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -345,14 +347,22 @@ def lstm_forward(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, weight_ih: np.nd
     cells = np.empty((n_steps, batch, hidden))
     outputs = np.empty_like(cells)
     h, c = states["h0"], states["c0"]
-    for t in range(n_steps):
-        a = pre[t] + h @ weight_hh.T
+    candidate = np.empty((batch, hidden), dtype=pre.dtype)
+    for t in range(n_steps):  # in place throughout: fresh arrays at every step cost more than the arithmetic
         gate = gates[t]
-        gate[:] = _sigmoid(a)  # i, f and o (the g columns are overwritten next)
-        np.tanh(a[:, 2 * hidden:3 * hidden], out=gate[:, 2 * hidden:3 * hidden])
+        np.matmul(h, weight_hh.T, out=gate)
+        gate += pre[t]
+        np.tanh(gate[:, 2 * hidden:3 * hidden], out=candidate)  # g
+        np.multiply(gate, 0.5, out=gate)  # sigmoid(a) = (1 + tanh(a / 2)) / 2 for i, f, o
+        np.tanh(gate, out=gate)
+        gate += 1.0
+        gate *= 0.5
+        gate[:, 2 * hidden:3 * hidden] = candidate
         i, f, g, o = gate[:, :hidden], gate[:, hidden:2 * hidden], gate[:, 2 * hidden:3 * hidden], gate[:, 3 * hidden:]
-        c = cells[t] = f * c + i * g
-        h = outputs[t] = o * np.tanh(c)
+        c = np.multiply(f, c, out=cells[t])
+        np.multiply(i, g, out=candidate)
+        c += candidate  # c_t = f * c_{t-1} + i * g
+        h = np.multiply(o, np.tanh(c, out=candidate), out=outputs[t])  # h_t = o * tanh(c_t)
     cache = {"x": x, "h0": states["h0"], "c0": states["c0"], "gates": gates, "cells": cells, "outputs": outputs,
              "weight_ih": weight_ih, "weight_hh": weight_hh}
     return outputs, h.copy(), c.copy(), cache
@@ -400,23 +410,25 @@ def lstm_backward(d_outputs: np.ndarray, d_h_T: np.ndarray | None, d_c_T: np.nda
     d_outputs, d_h = _check_upstream(d_outputs, d_h_T, outputs.shape, "d_h_T")
     _, d_c = _check_upstream(d_outputs, d_c_T, outputs.shape, "d_c_T")
     hidden = weight_hh.shape[1]
-    d_pre = np.empty_like(gates)
+    n_steps, batch = outputs.shape[:2]
+    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    tanh_c = np.tanh(cells)
+    c_prev = np.concatenate([cache["c0"][None], cells[:-1]])
+    # Everything that does not depend on the backward signal, for all steps at once: dL/dc_t reaches the
+    # pre-activations of i, f, g through these factors, dL/dh_t reaches o's and c_t through the last two.
+    via_c = np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=2)  # (T, batch, 3, H)
+    via_h_to_o = tanh_c * o * (1.0 - o)
+    via_h_to_c = o * (1.0 - tanh_c * tanh_c)
+    d_pre = np.empty((n_steps, batch, 4, hidden), dtype=gates.dtype)
     d_hidden, d_cells = np.empty_like(outputs), np.empty_like(outputs)
-    c_prev_all = np.concatenate([cache["c0"][None], cells[:-1]])
-    for t in range(outputs.shape[0] - 1, -1, -1):
-        gate = gates[t]
-        i, f, g, o = gate[:, :hidden], gate[:, hidden:2 * hidden], gate[:, 2 * hidden:3 * hidden], gate[:, 3 * hidden:]
-        tanh_c = np.tanh(cells[t])
-        d_h = d_outputs[t] + d_h
-        d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
-        d_hidden[t], d_cells[t] = d_h, d_c
-        d = d_pre[t]
-        d[:, :hidden] = d_c * g * i * (1.0 - i)  # input gate
-        d[:, hidden:2 * hidden] = d_c * c_prev_all[t] * f * (1.0 - f)  # forget gate
-        d[:, 2 * hidden:3 * hidden] = d_c * i * (1.0 - g * g)  # candidate
-        d[:, 3 * hidden:] = d_h * tanh_c * o * (1.0 - o)  # output gate
-        d_h = d @ weight_hh
-        d_c = d_c * f
+    for t in range(n_steps - 1, -1, -1):
+        d_h = np.add(d_outputs[t], d_h, out=d_hidden[t])  # the loss at t, plus what comes back from t + 1
+        d_c = np.add(d_c, d_h * via_h_to_c[t], out=d_cells[t])
+        np.multiply(d_c[:, None, :], via_c[t], out=d_pre[t, :, :3])  # gates i, f, g
+        np.multiply(d_h, via_h_to_o[t], out=d_pre[t, :, 3])  # gate o
+        d_h = d_pre[t].reshape(batch, 4 * hidden) @ weight_hh
+        d_c = d_c * f[t]  # the cell's own path back in time: multiplied by the forget gate only
+    d_pre = d_pre.reshape(n_steps, batch, 4 * hidden)
     h_prev = np.concatenate([cache["h0"][None], outputs[:-1]])
     grads = _weight_grads(d_pre, d_pre, cache["x"], h_prev)
     grads.update(x=d_pre @ cache["weight_ih"], h0=d_h, c0=d_c, h=d_hidden, c=d_cells)
