@@ -385,7 +385,7 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Parameters
     ----------
-    p, q : ndarray, same shape
+    p, q : ndarray, same (or broadcastable) shapes
         Probabilities along ``axis``; each normalised first, as scipy does.
     axis : int, default -1
 
@@ -401,8 +401,10 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
     (0.5108, 0.3681)
     """
     p, q = _check_distributions(p, "p"), _check_distributions(q, "q")
-    if p.shape != q.shape:
-        raise ValueError(f"p {p.shape} and q {q.shape} must have the same shape")
+    try:
+        p, q = np.broadcast_arrays(p, q)  # as scipy.stats.entropy
+    except ValueError:
+        raise ValueError(f"p {p.shape} and q {q.shape} must have the same (or broadcastable) shapes") from None
     p = p / p.sum(axis=axis, keepdims=True)
     q = q / q.sum(axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -614,7 +616,9 @@ def sgd_step(params, grads, lr: float):
     >>> sgd_step([(np.array([1.0]), np.array([0.0]))], [(np.array([0.5]), np.array([-1.0]))], lr=0.1)
     [(array([0.95]), array([0.1]))]
     """
-    if not (isinstance(lr, (int, float, np.floating)) and lr > 0):
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lr must be a number, got {type(lr).__name__}")
+    if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(params, dict):
         return {k: sgd_step(params[k], grads[k], lr) for k in params}
