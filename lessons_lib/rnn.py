@@ -96,7 +96,7 @@ def _check_upstream(d_outputs, d_state, shape, name_state: str):
     if d_outputs.shape != shape:
         raise ValueError(f"d_outputs must have the outputs' shape {shape}, got {d_outputs.shape}")
     if d_state is None:
-        return d_outputs, np.zeros(shape[1:])
+        return d_outputs, np.zeros(shape[1:], dtype=d_outputs.dtype)
     d_state = _array(d_state, name_state)
     if d_state.shape != shape[1:]:
         raise ValueError(f"{name_state} must have shape {shape[1:]}, got {d_state.shape}")
@@ -344,7 +344,7 @@ def lstm_forward(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, weight_ih: np.nd
     hidden = weight_hh.shape[1]
     pre = x @ weight_ih.T + (bias_ih + bias_hh)  # (T, batch, 4H)
     gates = np.empty_like(pre)  # activated gates i, f, g, o
-    cells = np.empty((n_steps, batch, hidden))
+    cells = np.empty((n_steps, batch, hidden), dtype=pre.dtype)
     outputs = np.empty_like(cells)
     h, c = states["h0"], states["c0"]
     candidate = np.empty((batch, hidden), dtype=pre.dtype)
@@ -477,7 +477,7 @@ def gru_forward(x: np.ndarray, h0: np.ndarray, weight_ih: np.ndarray, weight_hh:
     hidden = weight_hh.shape[1]
     pre_x = x @ weight_ih.T + bias_ih  # (T, batch, 3H)
     gates = np.empty_like(pre_x)  # r, z, n after their nonlinearities
-    hidden_n = np.empty((n_steps, batch, hidden))  # h_{t-1} W_hn^T + b_hn, which r multiplies
+    hidden_n = np.empty((n_steps, batch, hidden), dtype=pre_x.dtype)  # h_{t-1} W_hn^T + b_hn, which r multiplies
     outputs = np.empty_like(hidden_n)
     h = states["h0"]
     for t in range(n_steps):

@@ -554,3 +554,29 @@ def test_init_params_bad_sizes():
         rnn.init_params("lstm", 0, 4, np.random.default_rng(0))
     with pytest.raises(ValueError, match="hidden_size"):
         rnn.init_params("lstm", 3, 0, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_all_float32_inputs_stay_float32_and_match_float64(cell):
+    """Every array float32 -> the arithmetic and every result in float32, close to the float64 result."""
+    rng = np.random.default_rng(77)
+    params64 = rnn.init_params(cell, 3, 4, rng)
+    x64, h64 = rng.normal(size=(6, 2, 3)), rng.normal(size=(2, 4))
+    results = {}
+    for dtype in (np.float32, np.float64):
+        params = {k: v.astype(dtype) for k, v in params64.items()}
+        x, h0 = x64.astype(dtype), h64.astype(dtype)
+        if cell == "lstm":
+            out, h_T, c_T, cache = rnn.lstm_forward(x, h0, h0, **params)
+            grads = rnn.lstm_backward(np.ones_like(out), None, None, cache)
+            arrays = [out, h_T, c_T, *grads.values()]
+        elif cell == "gru":
+            out, h_T, cache = rnn.gru_forward(x, h0, **params)
+            arrays = [out, h_T, *rnn.gru_backward(np.ones_like(out), None, cache).values()]
+        else:
+            out, h_T, cache = rnn.rnn_forward(x, h0, **params)
+            arrays = [out, h_T, *rnn.rnn_backward(np.ones_like(out), None, cache).values()]
+        assert {a.dtype for a in arrays} == {np.dtype(dtype)}
+        results[dtype] = arrays
+    for a32, a64 in zip(results[np.float32], results[np.float64]):
+        np.testing.assert_allclose(a32, a64, rtol=1e-4, atol=1e-5)
