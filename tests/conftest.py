@@ -78,3 +78,14 @@ def real_fsdd_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_fsdd(real_fsdd_dir):
     return data.load_fsdd(real_fsdd_dir)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors: one torch thread is fastest, and spares a loaded CI machine thread contention."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,13 +30,7 @@ from lessons_lib import nn
 RTOL = 1e-9
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread is fastest, and spares a loaded CI machine thread contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def close(ours, reference, rtol=RTOL):
