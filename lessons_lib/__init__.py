@@ -7,7 +7,7 @@ reader who finishes a chapter finds everything it built in one place.
 module              what it holds (chapter)
 ==================  =====================================================
 ``config``          quick/full mode switch, device choice, seeding (all)
-``data``            the Free Spoken Digit Dataset loader and its splits (0)
+``data``            the Free Spoken Digit Dataset loader, its splits, connected digits (0, 5)
 ``audio``           reading, writing and resampling audio (0)
 ``notebook``        showing library source and result tables in a notebook (all)
 ``sampling``        tones, aliasing, quantization and its SNR (1)
@@ -20,6 +20,7 @@ module              what it holds (chapter)
 ``hmm``             forward, backward, Viterbi, Baum-Welch; HMM classes (3)
 ``nn``              softmax, losses, entropy and KL, an MLP with hand-written gradients (4)
 ``rnn``             Elman RNN, LSTM, GRU forward and backward through time, clipping (4)
+``ctc``             CTC paths, loss and gradient, greedy and beam decoding, alignment, error rates (5)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package

@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import positive_int
+
 __all__ = [
     "FSDD_VERSION",
     "FSDD_URL",
@@ -68,6 +70,8 @@ __all__ = [
     "official_split",
     "speaker_split",
     "leave_one_speaker_out",
+    "ConnectedDigits",
+    "connected_digits",
 ]
 
 FSDD_VERSION = "1.0.10"
@@ -616,3 +620,129 @@ def leave_one_speaker_out(fsdd: FSDD) -> Iterator[tuple[str, np.ndarray, np.ndar
     for speaker in sorted(set(fsdd.speakers.tolist())):
         train, test = speaker_split(fsdd, speaker)
         yield speaker, train, test
+
+
+@dataclass(frozen=True, eq=False)
+class ConnectedDigits:
+    """Utterances of several digits in a row, built from FSDD recordings by :func:`connected_digits`.
+
+    Attributes
+    ----------
+    waveforms : tuple of ndarray of float32, each shape (n_samples_u,)
+    sample_rate : int
+    labels : tuple of ndarray of int64, each shape (n_digits_u,)
+        The digits spoken, in order: the transcript.
+    speakers : ndarray of str, shape (n_utterances,)
+    sources : tuple of ndarray of int64, each shape (n_digits_u,)
+        The FSDD index of each recording joined, in order.
+    boundaries : tuple of ndarray of int64, each shape (n_digits_u, 2)
+        Where each recording lies in the waveform: samples ``[start, end)``.
+    """
+
+    waveforms: tuple
+    sample_rate: int
+    labels: tuple
+    speakers: np.ndarray
+    sources: tuple
+    boundaries: tuple
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    def __repr__(self) -> str:
+        n_digits = sum(len(lab) for lab in self.labels)
+        return f"ConnectedDigits({len(self)} utterances, {n_digits} digits, {self.sample_rate} Hz)"
+
+
+def connected_digits(fsdd: FSDD, indices, n_utterances: int, *, min_digits: int = 2, max_digits: int = 5,
+                     gap=(0.05, 0.3), rng: np.random.Generator) -> ConnectedDigits:
+    """Build connected-digit utterances by joining one speaker's recordings with short random silences.
+
+    For each utterance: a speaker drawn uniformly from those present in
+    ``indices``; a number of digits drawn uniformly from
+    ``[min_digits, max_digits]``; for each digit, one of that speaker's
+    recordings in ``indices`` drawn uniformly (digits follow from the recordings
+    drawn); silences of uniformly random length in ``gap`` seconds before,
+    between and after the recordings. Only recordings in ``indices`` are
+    used, so utterances built from ``official_split``'s training indices never
+    contain a test recording. The same ``rng`` state gives the same corpus.
+
+    Parameters
+    ----------
+    fsdd : FSDD
+    indices : array_like of int
+        The recordings allowed (e.g. the train or the test part of a split).
+    n_utterances : int
+    min_digits, max_digits : int, default 2 and 5
+        Inclusive range of the number of digits per utterance.
+    gap : (float, float), default (0.05, 0.3)
+        Range of each silence, in seconds.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ConnectedDigits
+
+    Raises
+    ------
+    ValueError
+        Indices out of range or empty, ``min_digits > max_digits``, a negative or
+        reversed ``gap``.
+    TypeError
+        ``rng`` that is not a ``numpy.random.Generator``.
+
+    Examples
+    --------
+    >>> fsdd = load_fsdd()
+    >>> train, test = official_split(fsdd)
+    >>> corpus = connected_digits(fsdd, test, 3, rng=np.random.default_rng(0))
+    >>> len(corpus), all(2 <= len(digits) <= 5 for digits in corpus.labels)
+    (3, True)
+    >>> all(np.isin(src, test).all() for src in corpus.sources)   # test recordings only
+    True
+    """
+    fsdd = _check_fsdd(fsdd)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices must be a non-empty 1-D array of recording indices, got {indices!r}")
+    if indices.min() < 0 or indices.max() >= len(fsdd):
+        raise ValueError(f"indices must lie in [0, {len(fsdd)}), got values from {indices.min()} to {indices.max()}")
+    n_utterances = positive_int(n_utterances, "n_utterances")
+    min_digits = positive_int(min_digits, "min_digits")
+    max_digits = positive_int(max_digits, "max_digits")
+    if min_digits > max_digits:
+        raise ValueError(f"min_digits ({min_digits}) must not exceed max_digits ({max_digits})")
+    try:
+        gap_low, gap_high = (float(g) for g in gap)
+    except (TypeError, ValueError):
+        raise ValueError(f"gap must be a pair (shortest, longest) of seconds, got {gap!r}") from None
+    if not 0 <= gap_low <= gap_high or not np.isfinite(gap_high):
+        raise ValueError(f"gap must satisfy 0 <= shortest <= longest, got {gap!r}")
+
+    indices = np.unique(indices)
+    speaker_names = np.unique(fsdd.speakers[indices])
+    by_speaker = {name: indices[fsdd.speakers[indices] == name] for name in speaker_names}
+    sr = fsdd.sample_rate
+    waveforms, labels, speakers, sources, boundaries = [], [], [], [], []
+    for _ in range(n_utterances):
+        speaker = speaker_names[rng.integers(len(speaker_names))]
+        pool = by_speaker[speaker]
+        chosen = pool[rng.integers(len(pool), size=rng.integers(min_digits, max_digits + 1))]
+        silences = np.round(rng.uniform(gap_low, gap_high, size=chosen.size + 1) * sr).astype(np.int64)
+        pieces, spans, position = [], [], 0
+        for k, index in enumerate(chosen):
+            pieces.append(np.zeros(silences[k], dtype=np.float32))
+            position += silences[k]
+            recording = np.asarray(fsdd.waveforms[index], dtype=np.float32)
+            pieces.append(recording)
+            spans.append((position, position + recording.size))
+            position += recording.size
+        pieces.append(np.zeros(silences[-1], dtype=np.float32))
+        waveforms.append(np.concatenate(pieces))
+        labels.append(fsdd.digits[chosen].astype(np.int64))
+        speakers.append(speaker)
+        sources.append(chosen.astype(np.int64))
+        boundaries.append(np.array(spans, dtype=np.int64).reshape(-1, 2))
+    return ConnectedDigits(tuple(waveforms), sr, tuple(labels), np.array(speakers), tuple(sources), tuple(boundaries))

@@ -389,3 +389,140 @@ def test_a_killed_download_is_cleaned_up_later(fake_recordings, tmp_path):
     archive.write_bytes(make_archive(fake_recordings))
     download_fsdd(cache, url=archive.as_uri(), sha256=recordings_digest(fake_recordings))
     assert not stale.exists() and fresh.exists()
+
+
+# --------------------------------------------------------------------------- connected digits
+
+
+def locate(waveform, recordings, low, high):
+    """Start of each recording, found verbatim and in order, with silence (zeros) of low..high samples
+    before, between and after them; None if there is no such placement."""
+    nonzero = np.flatnonzero(waveform)
+
+    def search(j, position):
+        # the silence after `position` ends at the next nonzero sample at the latest
+        later = nonzero[np.searchsorted(nonzero, position):]
+        first_sound = int(later[0]) if later.size else len(waveform)
+        if j == len(recordings):
+            return [] if low <= len(waveform) - position <= high and first_sound == len(waveform) else None
+        recording = recordings[j]
+        first, last = position + low, min(position + high, first_sound, len(waveform) - len(recording))
+        candidates = first + np.flatnonzero(waveform[first:last + 1] == recording[0]) if last >= first else []
+        for start in candidates:
+            if np.array_equal(waveform[start:start + len(recording)], recording):
+                rest = search(j + 1, start + len(recording))
+                if rest is not None:
+                    return [start] + rest
+        return None
+
+    return search(0, 0)
+
+
+def check_corpus(corpus, fsdd, indices, n_utterances, min_digits=2, max_digits=5, gap=(0.05, 0.3)):
+    """Everything connected_digits promises about each utterance."""
+    assert len(corpus) == n_utterances
+    assert len(corpus.waveforms) == len(corpus.labels) == len(corpus.sources) == len(corpus.speakers) == n_utterances
+    assert corpus.sample_rate == fsdd.sample_rate
+    low, high = int(np.floor(gap[0] * fsdd.sample_rate)), int(np.ceil(gap[1] * fsdd.sample_rate))
+    allowed = set(np.asarray(indices).tolist())
+    for u in range(n_utterances):
+        sources = np.asarray(corpus.sources[u])
+        assert min_digits <= len(sources) <= max_digits
+        assert set(sources.tolist()) <= allowed, "a recording outside indices"
+        np.testing.assert_array_equal(corpus.labels[u], fsdd.digits[sources])
+        assert set(fsdd.speakers[sources].tolist()) == {corpus.speakers[u]}, "one speaker per utterance"
+        waveform = corpus.waveforms[u]
+        assert waveform.dtype == np.float32 and waveform.ndim == 1
+        recordings = [fsdd.waveforms[i] for i in sources]
+        total = sum(len(r) for r in recordings)
+        assert total + (len(sources) + 1) * low <= len(waveform) <= total + (len(sources) + 1) * high
+        starts = locate(waveform, recordings, low, high)
+        assert starts is not None, f"utterance {u}: the recordings are not there verbatim, in order, between silences"
+        ends = [s + len(r) for s, r in zip(starts, recordings)]
+        np.testing.assert_array_equal(corpus.boundaries[u], np.array([starts, ends]).T.reshape(-1, 2))
+
+
+def test_connected_digits_join_recordings_of_one_speaker(fake_recordings):
+    fsdd = load_fsdd(fake_recordings)
+    indices = np.flatnonzero(fsdd.takes < 4)
+    corpus = data.connected_digits(fsdd, indices, 200, rng=np.random.default_rng(0))
+    check_corpus(corpus, fsdd, indices, 200)
+    # drawn uniformly: every length, both speakers, every allowed recording turn up in 200 utterances
+    assert Counter(len(s) for s in corpus.sources).keys() == {2, 3, 4, 5}
+    assert 60 < Counter(corpus.speakers.tolist())["alice"] < 140
+    assert set(np.concatenate(corpus.sources).tolist()) == set(indices.tolist())
+
+
+def test_connected_digits_other_lengths_and_gaps(fake_recordings):
+    fsdd = load_fsdd(fake_recordings)
+    indices = np.flatnonzero(fsdd.takes >= 4)
+    corpus = data.connected_digits(fsdd, indices, 30, min_digits=3, max_digits=3, gap=(0.01, 0.02),
+                                   rng=np.random.default_rng(1))
+    check_corpus(corpus, fsdd, indices, 30, 3, 3, (0.01, 0.02))
+    one = data.connected_digits(fsdd, indices, 20, min_digits=1, max_digits=1, gap=(0.0, 0.0),
+                                rng=np.random.default_rng(2))
+    for waveform, sources in zip(one.waveforms, one.sources):
+        assert len(sources) == 1
+        np.testing.assert_array_equal(waveform, fsdd.waveforms[sources[0]])  # no silence at all
+
+
+def test_connected_digits_use_only_speakers_in_indices(fake_recordings):
+    fsdd = load_fsdd(fake_recordings)
+    indices = np.flatnonzero(fsdd.speakers == "bob")
+    corpus = data.connected_digits(fsdd, indices, 25, rng=np.random.default_rng(3))
+    assert set(corpus.speakers.tolist()) == {"bob"}
+    check_corpus(corpus, fsdd, indices, 25)
+
+
+def test_connected_digits_same_seed_same_corpus(fake_recordings):
+    fsdd = load_fsdd(fake_recordings)
+    indices = np.arange(len(fsdd))
+    a, b, c = (data.connected_digits(fsdd, indices, 15, rng=np.random.default_rng(seed)) for seed in (5, 5, 6))
+    for u in range(15):
+        np.testing.assert_array_equal(a.waveforms[u], b.waveforms[u])
+        np.testing.assert_array_equal(a.sources[u], b.sources[u])
+        np.testing.assert_array_equal(a.labels[u], b.labels[u])
+    np.testing.assert_array_equal(a.speakers, b.speakers)
+    assert [s.tolist() for s in a.sources] != [s.tolist() for s in c.sources]
+    assert any(len(x) != len(y) or not np.array_equal(x, y) for x, y in zip(a.waveforms, c.waveforms))
+
+
+def test_real_connected_digits_keep_train_and_test_apart(real_fsdd):
+    train, test = official_split(real_fsdd)
+    for indices, seed in ((train, 0), (test, 1)):
+        corpus = data.connected_digits(real_fsdd, indices, 12, rng=np.random.default_rng(seed))
+        check_corpus(corpus, real_fsdd, indices, 12)
+    test_corpus = data.connected_digits(real_fsdd, test, 100, rng=np.random.default_rng(2))
+    assert set(np.concatenate(test_corpus.sources).tolist()) <= set(test.tolist())
+    assert set(real_fsdd.takes[np.concatenate(test_corpus.sources)].tolist()) <= set(range(5))
+
+
+@pytest.mark.parametrize(
+    "changes, error, match",
+    [
+        (dict(fsdd="fsdd"), TypeError, "fsdd"),
+        (dict(indices=np.array([], dtype=np.int64)), ValueError, "indices"),
+        (dict(indices=np.array([0, 10_000])), ValueError, "indices"),
+        (dict(indices=np.array([-1, 0])), ValueError, "indices"),
+        (dict(indices=np.array([0.0, 1.0])), (TypeError, ValueError), "indices"),
+        (dict(n_utterances=0), ValueError, "n_utterances"),
+        (dict(n_utterances=2.5), TypeError, "n_utterances"),
+        (dict(min_digits=0), ValueError, "min_digits"),
+        (dict(min_digits=4, max_digits=3), ValueError, "max_digits"),
+        (dict(gap=(0.3, 0.05)), ValueError, "gap"),
+        (dict(gap=(-0.1, 0.2)), ValueError, "gap"),
+        (dict(gap=0.1), ValueError, "gap"),
+        (dict(rng=0), TypeError, "rng"),
+    ],
+)
+def test_connected_digits_bad_arguments(fake_recordings, changes, error, match):
+    fsdd = load_fsdd(fake_recordings)
+
+    def call(**changes):
+        kwargs = dict(fsdd=fsdd, indices=np.arange(len(fsdd)), n_utterances=3, rng=np.random.default_rng(0))
+        kwargs.update(changes)
+        return data.connected_digits(kwargs.pop("fsdd"), kwargs.pop("indices"), kwargs.pop("n_utterances"), **kwargs)
+
+    assert len(call()) == 3  # the unchanged call is fine
+    with pytest.raises(error, match=match):
+        call(**changes)
