@@ -445,9 +445,10 @@ def ctc_forward(log_probs, target, blank: int = 0) -> np.ndarray:
     """The forward variables :math:`\\log \\alpha_t(s)` of the CTC trellis.
 
     :math:`\\alpha_t(s)` is the total probability of the path prefixes
-    :math:`\\pi_1 \\dots \\pi_t` that are in state :math:`s` of :math:`l'` at
-    frame :math:`t` and can still be completed, including the emission at
-    :math:`t`:
+    :math:`\\pi_1 \\dots \\pi_t` that collapse to the first labels of
+    :math:`l` and are in state :math:`s` of :math:`l'` at frame :math:`t`,
+    including the emission at :math:`t` (whether the remaining frames suffice
+    to finish :math:`l` is :math:`\\beta`'s business):
 
     .. math::
 
