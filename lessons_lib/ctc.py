@@ -753,66 +753,73 @@ class _CTCLoss(torch.autograd.Function):
     """-log p(l_n | x_n) per sequence; backward gives the exact derivative -gamma w.r.t. log_probs."""
 
     @staticmethod
-    def forward(ctx, log_probs, extended, skip, input_lengths, target_lengths, zero_infinity):
+    def forward(ctx, log_probs, extended, skip, input_lengths, target_lengths, zero_infinity, need_beta):
         T, N, C = log_probs.shape
         L = extended.shape[1]
         device, dtype = log_probs.device, log_probs.dtype
         neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
         batch = torch.arange(N, device=device)
-        emit = log_probs.gather(2, extended.unsqueeze(0).expand(T, N, L))  # (T, N, L): log y^t_{l'_s}
-        n_states = 2 * target_lengths + 1
         states = torch.arange(L, device=device)
+        n_states = 2 * target_lengths + 1
         in_trellis = states[None, :] < n_states[:, None]                  # (N, L)
         end_states = in_trellis & (states[None, :] >= n_states[:, None] - 2)
-        skip_behind = torch.where(skip, 0.0, neg_inf)                     # may enter s from s - 2
-        skip_ahead = torch.full_like(skip_behind, -math.inf)               # may leave s for s + 2
-        skip_ahead[:, : L - 2] = skip_behind[:, 2:]
-
-        # alpha, with two -inf columns on the left: s - 1 and s - 2 are then plain slices
-        alpha = torch.full((T, N, L + 2), -math.inf, dtype=dtype, device=device)
-        alpha[0, :, 2:] = torch.where(in_trellis & (states[None, :] < 2), emit[0], neg_inf)
-        for t in range(1, T):
-            prev = alpha[t - 1]
-            summed = torch.logaddexp(torch.logaddexp(prev[:, 2:], prev[:, 1:-1]), prev[:, :-2] + skip_behind)
-            torch.add(summed, emit[t], out=alpha[t, :, 2:])
-        alpha = alpha[:, :, 2:]
-
-        # beta, run on each sequence's frames reversed so that every sequence starts at step 0:
-        # reversed step r is frame t = T_n - 1 - r (and frame t is step r = T_n - 1 - t: the map is its own
-        # inverse). `ahead` holds beta + emission, with two -inf columns on the right.
         last = (input_lengths - 1).clamp(min=0)
-        mirror = (last[None, :] - torch.arange(T, device=device)[:, None]).clamp(min=0)[:, :, None].expand(T, N, L)
-        emit_reversed = emit.gather(0, mirror)
-        beta_reversed = torch.empty((T, N, L), dtype=dtype, device=device)
-        beta_reversed[0] = torch.where(end_states, 0.0, neg_inf)
-        ahead = torch.full((N, L + 2), -math.inf, dtype=dtype, device=device)
-        for r in range(1, T):
-            torch.add(beta_reversed[r - 1], emit_reversed[r - 1], out=ahead[:, :L])
-            beta_reversed[r] = torch.logaddexp(torch.logaddexp(ahead[:, :L], ahead[:, 1:-1]), ahead[:, 2:] + skip_ahead)
-        beta = beta_reversed.gather(0, mirror)                            # frames beyond T_n: masked later
+        emit = log_probs.gather(2, extended.unsqueeze(0).expand(T, N, L))  # (T, N, L): log y^t_{l'_s}
+
+        # beta is alpha run backwards. With the frames of sequence n read from T_n - 1 down to 0 and its
+        # states from 2S_n down to 0, the backward recursion for beta_t(s) y^t_{l'_s} is the forward one
+        # (the skip rule is symmetric), so both run in one loop over a batch of 2N rows.
+        if need_beta:
+            mirror_t = (last[None, :] - torch.arange(T, device=device)[:, None]).clamp(min=0)  # (T, N)
+            mirror_s = torch.where(in_trellis, n_states[:, None] - 1 - states[None, :], states[None, :])
+            emit_reversed = emit.gather(0, mirror_t[:, :, None].expand(T, N, L)).gather(
+                2, mirror_s.unsqueeze(0).expand(T, N, L))
+            # entering s' from s' - 2 in reversed order is entering mirror(s') + 2 from mirror(s') in order
+            skip_reversed = skip.gather(1, (mirror_s + 2).clamp(max=L - 1)) & in_trellis & (states[None, :] >= 2)
+            emit, skip = torch.cat((emit, emit_reversed), dim=1), torch.cat((skip, skip_reversed), dim=0)
+            padding_states = ~in_trellis
+            in_trellis = in_trellis.repeat(2, 1)
+        rows = emit.shape[1]
+        skip_penalty = torch.where(skip, 0.0, neg_inf)                    # entering s from s - 2
+
+        # the forward recursion, with two -inf columns on the left so that s - 1 and s - 2 are plain slices
+        buffer = torch.full((T, rows, L + 2), -math.inf, dtype=dtype, device=device)
+        buffer[0, :, 2:] = torch.where(in_trellis & (states[None, :] < 2), emit[0], neg_inf)
+        here, one_back, two_back = buffer[:, :, 2:].unbind(0), buffer[:, :, 1:-1].unbind(0), buffer[:, :, :-2].unbind(0)
+        emit_at = emit.unbind(0)
+        for t in range(1, T):
+            summed = torch.logaddexp(torch.logaddexp(here[t - 1], one_back[t - 1]), two_back[t - 1] + skip_penalty)
+            torch.add(summed, emit_at[t], out=here[t])
+        alpha = buffer[:, :N, 2:]
 
         final = torch.where(end_states, alpha[last, batch], neg_inf)      # alpha at each sequence's last frame
         log_p = torch.logsumexp(final, dim=1)
         log_p = torch.where(input_lengths == 0, torch.where(target_lengths == 0, 0.0, neg_inf), log_p)
-        ctx.save_for_backward(alpha, beta, log_p, extended, input_lengths)
+        if need_beta:  # back to frames and states in order: beta_t(s) y^t_{l'_s}
+            beta_emit = buffer[:, N:, 2:].gather(0, mirror_t[:, :, None].expand(T, N, L)).gather(
+                2, mirror_s.unsqueeze(0).expand(T, N, L))
+            beta_emit.masked_fill_(padding_states, -math.inf)  # states past 2S_n + 1 are not in the trellis
+            ctx.save_for_backward(alpha, beta_emit, emit[:, :N], log_p, extended, input_lengths)
         ctx.zero_infinity = zero_infinity
         ctx.n_classes = C
         return -log_p
 
     @staticmethod
     def backward(ctx, grad_output):
-        alpha, beta, log_p, extended, input_lengths = ctx.saved_tensors
+        alpha, beta_emit, emit, log_p, extended, input_lengths = ctx.saved_tensors
         T, N, L = alpha.shape
-        frames = torch.arange(T, device=alpha.device)[:, None, None] < input_lengths[None, :, None]
-        gamma_states = torch.exp(alpha + beta - log_p[None, :, None])       # NaN for infeasible sequences
-        gamma_states = torch.where(frames, gamma_states, 0.0)
-        infeasible = torch.isinf(log_p)[None, :, None]
-        fill = 0.0 if ctx.zero_infinity else math.nan
-        gamma_states = torch.where(infeasible & frames, fill, gamma_states)
+        frames = torch.arange(T, device=alpha.device)[:, None, None] < input_lengths[None, :, None]  # (T, N, 1)
+        log_gamma = alpha + beta_emit
+        log_gamma -= emit                                                  # alpha_t(s) beta_t(s)
+        log_gamma -= log_p[None, :, None]                                  # NaN for infeasible sequences
+        gamma_states = log_gamma.masked_fill_(~frames, -math.inf).exp_()
+        infeasible = torch.isinf(log_p)
+        if bool(infeasible.any()):
+            gamma_states.masked_fill_(frames & infeasible[None, :, None], 0.0 if ctx.zero_infinity else math.nan)
         gamma = alpha.new_zeros((T, N, ctx.n_classes))
         gamma.scatter_add_(2, extended.unsqueeze(0).expand(T, N, L), gamma_states)
-        grad = -gamma * grad_output[None, :, None]
-        return grad, None, None, None, None, None
+        grad = gamma.mul_(-grad_output[None, :, None])                    # d(-log p)/d log y = -gamma
+        return grad, None, None, None, None, None, None
 
 
 def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengths, blank: int = 0,
@@ -821,8 +828,12 @@ def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengt
 
     The same recursions as :func:`ctc_forward` and :func:`ctc_backward`, run on
     all sequences of the batch at once (states padded to the longest target,
-    each sequence ending at its own ``input_lengths[n]``). The backward pass
-    uses the forward-backward result directly,
+    each sequence ending at its own ``input_lengths[n]``). The backward
+    variables need no second loop: read each sequence's frames backwards and
+    its states from last to first, and :math:`\\beta_t(s)\\, y^t_{l'_s}` obeys
+    the forward recursion, so :math:`\\alpha` and :math:`\\beta` run together
+    as one batch of :math:`2N` rows (only :math:`\\alpha` when no gradient is
+    needed). The backward pass uses the forward-backward result directly,
 
     .. math:: \\frac{\\partial (-\\log p(l \\mid x))}{\\partial \\log y^t_k} = -\\gamma_t(k),
 
@@ -870,14 +881,16 @@ def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengt
     device = log_probs.device
     input_lengths = torch.as_tensor(input_np, device=device)
     target_lengths = torch.as_tensor(target_np, device=device)
-    with torch.no_grad():
-        valid = torch.arange(log_probs.shape[0], device=device)[:, None] < input_lengths[None, :]
-        frames = log_probs[valid]
-        if bool(torch.isnan(frames).any() | (frames == math.inf).any()):
-            raise ValueError("log_probs contains NaN or +inf")
-        _check_normalised(torch.logsumexp(frames.double(), dim=-1).cpu().numpy())
+    with torch.no_grad():  # one reduction: NaN or +inf anywhere in a frame makes its log-sum NaN or +inf
+        padding = torch.arange(log_probs.shape[0], device=device)[:, None] >= input_lengths[None, :]
+        log_norm = torch.logsumexp(log_probs, dim=-1).masked_fill_(padding, 0.0)
+        worst = float(log_norm.abs().max())
+        if math.isnan(worst) or worst == math.inf:
+            raise ValueError("log_probs contains NaN or +inf, or a frame whose log-probabilities are all -inf")
+        _check_normalised(np.array([worst]))
     extended, skip = _batch_trellis(padded, blank, device)
-    losses = _CTCLoss.apply(log_probs, extended, skip, input_lengths, target_lengths, bool(zero_infinity))
+    need_beta = log_probs.requires_grad and torch.is_grad_enabled()  # beta only serves the gradient
+    losses = _CTCLoss.apply(log_probs, extended, skip, input_lengths, target_lengths, bool(zero_infinity), need_beta)
     if zero_infinity:
         losses = torch.where(torch.isinf(losses), torch.zeros_like(losses), losses)
     if reduction == "none":
