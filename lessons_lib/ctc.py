@@ -584,15 +584,23 @@ def ctc_log_likelihood(log_probs, target, blank: int = 0) -> float:
     return _log_likelihood_from_alpha(ctc_forward(log_probs, target, blank))
 
 
-def _state_posteriors(log_probs, target, blank):
-    """gamma over trellis states (T, 2S+1), the extended target, and log p."""
+def _class_posteriors(log_probs, target, blank):
+    """gamma over classes (T, C), or None when the target is infeasible; and log p."""
     log_alpha = ctc_forward(log_probs, target, blank)
     log_beta = ctc_backward(log_probs, target, blank)
     log_p = _log_likelihood_from_alpha(log_alpha)
-    extended = extend_target(target, blank)
     if log_p == -np.inf:
-        return None, extended, log_p
-    return np.exp(log_alpha + log_beta - log_p), extended, log_p
+        return None, log_p
+    gamma = np.zeros(log_probs.shape)
+    np.add.at(gamma.T, extend_target(target, blank), np.exp(log_alpha + log_beta - log_p).T)  # states -> classes
+    return gamma, log_p
+
+
+def _check_feasible(T: int, target) -> None:
+    if T < min_input_length(target):
+        raise ValueError(
+            f"target is infeasible: {T} frames cannot carry it (at least {min_input_length(target)} are needed)"
+        )
 
 
 def ctc_posteriors(log_probs, target, blank: int = 0) -> np.ndarray:
@@ -627,14 +635,10 @@ def ctc_posteriors(log_probs, target, blank: int = 0) -> np.ndarray:
            [0.333, 0.667]])
     """
     log_probs, target, blank = _check_single(log_probs, target, blank)
-    gamma_states, extended, _ = _state_posteriors(log_probs, target, blank)
-    if gamma_states is None:
-        raise ValueError(
-            f"target is infeasible: {log_probs.shape[0]} frames cannot carry it "
-            f"(at least {min_input_length(target)} are needed)"
-        )
-    gamma = np.zeros_like(log_probs)
-    np.add.at(gamma.T, extended, gamma_states.T)  # sum the states that carry the same class
+    _check_feasible(log_probs.shape[0], target)
+    gamma, _ = _class_posteriors(log_probs, target, blank)
+    if gamma is None:  # feasible, but every valid path has probability 0 (log_probs of -inf)
+        raise ValueError("every path that collapses to target has probability 0 under log_probs")
     return gamma
 
 
@@ -700,7 +704,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
     padded, input_lengths, target_lengths, blank = _check_batch(
         log_probs.shape, targets, input_lengths, target_lengths, blank, reduction)
     log_probs = log_probs.astype(np.float64)
-    T, N, C = log_probs.shape
+    T, N, _ = log_probs.shape
     valid = np.arange(T)[:, None] < input_lengths[None, :]  # (T, N)
     frames = log_probs[valid]
     if np.any(np.isnan(frames)) or np.any(frames == np.inf):
@@ -715,14 +719,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
         if T_n == 0:
             losses[n] = 0.0 if target.size == 0 else np.inf
             continue
-        gamma_states, extended, log_p = _state_posteriors(log_probs[:T_n, n], target, blank)
+        gamma, log_p = _class_posteriors(log_probs[:T_n, n], target, blank)
         losses[n] = -log_p
-        if gamma_states is None:
-            grad[:T_n, n] = np.nan
-            continue
-        gamma = np.zeros((T_n, C))
-        np.add.at(gamma.T, extended, gamma_states.T)
-        grad[:T_n, n] = np.exp(log_probs[:T_n, n]) - gamma
+        grad[:T_n, n] = np.nan if gamma is None else np.exp(log_probs[:T_n, n]) - gamma
 
     if zero_infinity:
         infinite = np.isinf(losses)
@@ -1034,10 +1033,7 @@ def forced_align(log_probs, target, blank: int = 0):
     """
     log_probs, target, blank = _check_single(log_probs, target, blank)
     T = log_probs.shape[0]
-    if T < min_input_length(target):
-        raise ValueError(
-            f"target is infeasible: {T} frames cannot carry it (at least {min_input_length(target)} are needed)"
-        )
+    _check_feasible(T, target)
     extended = extend_target(target, blank)
     L = extended.size
     emit = log_probs[:, extended]
