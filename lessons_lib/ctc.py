@@ -811,6 +811,7 @@ class _CTCLoss(torch.autograd.Function):
         log_gamma = alpha + beta_emit
         log_gamma -= emit                                                  # alpha_t(s) beta_t(s)
         log_gamma -= log_p[None, :, None]                                  # NaN for infeasible sequences
+        log_gamma.masked_fill_(emit == -math.inf, -math.inf)               # y = 0: no path through (t, s)
         gamma_states = log_gamma.masked_fill_(~frames, -math.inf).exp_()
         infeasible = torch.isinf(log_p)
         if bool(infeasible.any()):
@@ -840,7 +841,9 @@ def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengt
     it becomes :math:`y^t_k - \\gamma_t(k)` on the logits, the same as
     ``F.ctc_loss``. (``F.ctc_loss`` itself returns :math:`y - \\gamma` as its
     gradient with respect to ``log_probs``, correct only when a log_softmax
-    precedes it; ours passes ``torch.autograd.gradcheck`` on a leaf.)
+    precedes it; ours passes ``torch.autograd.gradcheck`` on a leaf. Where a
+    class has probability exactly 0 at a frame, ours gives the gradient 0
+    there, ``F.ctc_loss`` NaN.)
 
     Parameters
     ----------

@@ -450,6 +450,26 @@ def test_ctc_loss_torch_leaf_gradient_is_minus_brute_force_gamma():
     np.testing.assert_allclose(ours_grad[:, 0], np.exp(log_probs) - gamma, rtol=1e-10, atol=1e-14)
 
 
+def test_zero_probabilities_give_a_finite_gradient():
+    # classes with probability exactly 0 (log_probs = -inf) at some frames: no valid path uses them there,
+    # so gamma is 0 and the gradient is finite (F.ctc_loss returns NaN in those entries)
+    rng = np.random.default_rng(13)
+    log_probs = random_log_probs(5, 3, rng)
+    log_probs[1, 2] = log_probs[3, 1] = -np.inf
+    log_probs = log_probs - logsumexp(log_probs, axis=1, keepdims=True)
+    target = np.array([1, 2])
+    log_p, gamma, _ = brute_force(log_probs, target, 0)
+    leaf = torch.tensor(log_probs[:, None, :], requires_grad=True)
+    loss = ctc.ctc_loss_torch(leaf, torch.tensor(target[None, :]), torch.tensor([5]), torch.tensor([2]), reduction="sum")
+    loss.backward()
+    np.testing.assert_allclose(loss.item(), -log_p, rtol=1e-12)
+    np.testing.assert_allclose(leaf.grad[:, 0].numpy(), -gamma, rtol=1e-10, atol=1e-14)
+    loss_np, grad = ctc.ctc_loss(log_probs[:, None, :], np.array([target]), np.array([5]), np.array([2]),
+                                 reduction="sum")
+    np.testing.assert_allclose(loss_np, -log_p, rtol=1e-12)
+    np.testing.assert_allclose(grad[:, 0], np.exp(log_probs) - gamma, rtol=1e-10, atol=1e-14)
+
+
 # --------------------------------------------------------------------------- forward-backward vs brute force
 
 BRUTE_CASES = [  # C, T, target, blank
