@@ -625,7 +625,8 @@ def ctc_posteriors(log_probs, target, blank: int = 0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If no path of length ``T`` collapses to ``target``.
+        If no path of length ``T`` collapses to ``target``, or every such path
+        has probability 0.
 
     Examples
     --------
@@ -1025,7 +1026,8 @@ def forced_align(log_probs, target, blank: int = 0):
     Raises
     ------
     ValueError
-        If ``T < min_input_length(target)`` (no path exists).
+        If ``T < min_input_length(target)`` (no path exists), or every valid
+        path has probability 0.
 
     Examples
     --------
@@ -1054,6 +1056,8 @@ def forced_align(log_probs, target, blank: int = 0):
         delta = candidates.max(axis=0) + emit[t]
     s = L - 1 if L == 1 or delta[L - 1] >= delta[L - 2] else L - 2
     log_prob = float(delta[s])
+    if log_prob == -np.inf:
+        raise ValueError("every path that collapses to target has probability 0 under log_probs")
     states = np.empty(T, dtype=np.int64)
     for t in range(T - 1, -1, -1):
         states[t] = s

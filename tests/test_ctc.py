@@ -470,6 +470,15 @@ def test_zero_probabilities_give_a_finite_gradient():
     np.testing.assert_allclose(grad[:, 0], np.exp(log_probs) - gamma, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("function", [ctc.ctc_posteriors, ctc.forced_align])
+def test_feasible_target_with_probability_zero_raises(function):
+    # T = 2 frames can carry [1], but frame 0 puts all its mass on class 2, so every valid path has probability 0
+    log_probs = np.array([[-np.inf, -np.inf, 0.0], np.log([0.3, 0.3, 0.4])])
+    assert ctc.ctc_log_likelihood(log_probs, [1]) == -np.inf
+    with pytest.raises(ValueError, match="probability 0"):
+        function(log_probs, [1])
+
+
 # --------------------------------------------------------------------------- forward-backward vs brute force
 
 BRUTE_CASES = [  # C, T, target, blank
