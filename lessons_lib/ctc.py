@@ -96,10 +96,12 @@ def _check_blank(blank, n_classes: int) -> int:
 
 def _check_target(target, blank: int, n_classes: int | None, name: str = "target") -> np.ndarray:
     target = _int_sequence(target, name)
-    if n_classes is not None and target.size and (target.min() < 0 or target.max() >= n_classes):
-        raise ValueError(f"{name} holds class indices outside [0, {n_classes}): {target.tolist()}")
+    if n_classes is not None:
+        outside = target[(target < 0) | (target >= n_classes)]
+        if outside.size:
+            raise ValueError(f"{name} holds class indices outside [0, {n_classes}): {np.unique(outside).tolist()}")
     if np.any(target == blank):
-        raise ValueError(f"{name} must not contain the blank index {blank}: {target.tolist()}")
+        raise ValueError(f"{name} must not contain the blank index {blank}")
     return target
 
 
@@ -121,15 +123,19 @@ def _check_single(log_probs, target, blank):
     return log_probs, target, blank
 
 
-def _check_normalised(log_norm: np.ndarray, name: str = "log_probs") -> None:
-    """log_norm: logsumexp over classes of the frames that count; must be ~0."""
-    if log_norm.size:
-        worst = float(np.max(np.abs(log_norm)))
-        if not worst <= _NORMALISATION_TOL:
-            raise ValueError(
-                f"{name} must be log-probabilities over the class axis (apply log_softmax to the logits): "
-                f"logsumexp over classes is {worst:.3g} away from 0 at some frame"
-            )
+def _check_normalised(worst: float) -> None:
+    """worst: the largest |logsumexp over classes| of the frames that count; it must be ~0.
+
+    NaN or +inf anywhere in a frame makes its log-sum NaN or +inf, so one
+    reduction over the frames also finds them.
+    """
+    if math.isnan(worst) or worst == math.inf:
+        raise ValueError("log_probs contains NaN or +inf, or a frame whose log-probabilities are all -inf")
+    if worst > _NORMALISATION_TOL:
+        raise ValueError(
+            "log_probs must be log-probabilities over the class axis (apply log_softmax to the logits): "
+            f"logsumexp over classes is {worst:.3g} away from 0 at some frame"
+        )
 
 
 def _check_batch(shape, targets, input_lengths, target_lengths, blank, reduction):
@@ -154,7 +160,9 @@ def _check_batch(shape, targets, input_lengths, target_lengths, blank, reduction
         if np.any(lengths < 0):
             raise ValueError(f"{name} must be >= 0, got {lengths.tolist()}")
     if np.any(input_lengths > T):
-        raise ValueError(f"input_lengths must be at most T = {T} (the length of log_probs), got {input_lengths.tolist()}")
+        raise ValueError(
+            f"input_lengths must be at most T = {T} (the length of log_probs), got {input_lengths.tolist()}"
+        )
     targets = _int_sequence(targets, "targets", ndim=(1, 2))
     longest = int(target_lengths.max())
     if targets.ndim == 2:
@@ -175,12 +183,7 @@ def _check_batch(shape, targets, input_lengths, target_lengths, blank, reduction
         padded = np.full((N, longest), blank, dtype=np.int64)
         padded[np.arange(longest)[None, :] < target_lengths[:, None]] = targets
     in_target = np.arange(longest)[None, :] < target_lengths[:, None]   # (N, S): the labels that count
-    labels = padded[in_target]
-    if labels.size and (labels.min() < 0 or labels.max() >= C):
-        raise ValueError(f"targets hold class indices outside [0, {C}): from {labels.min()} to {labels.max()}")
-    if np.any(labels == blank):
-        rows = sorted(set(np.nonzero(in_target & (padded == blank))[0].tolist()))
-        raise ValueError(f"targets must not contain the blank index {blank} (sequences {rows})")
+    _check_target(padded[in_target], blank, C, name="targets")
     padded = np.where(in_target, padded, blank)
     return padded, input_lengths, target_lengths, blank
 
@@ -437,8 +440,20 @@ def path_log_prob(log_probs, path) -> float:
 # --------------------------------------------------------------------------- forward-backward (NumPy)
 
 
-def _logaddexp3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return np.logaddexp(np.logaddexp(a, b), c)
+def _trellis(log_probs: np.ndarray, target: np.ndarray, blank: int):
+    """The states l' (L,), their emissions log y^t_{l'_s} (T, L), and the log-penalty of entering s from s - 2."""
+    extended = extend_target(target, blank)
+    return extended, log_probs[:, extended], np.where(_can_skip(extended, blank), 0.0, -np.inf)
+
+
+def _predecessors(prev: np.ndarray, skip_penalty: np.ndarray) -> np.ndarray:
+    """(3, L): what state s can come from at the previous frame: s itself, s - 1, and s - 2 where allowed."""
+    L = prev.size
+    return np.stack((
+        prev,
+        np.concatenate(([-np.inf], prev[:-1])),
+        np.concatenate(([-np.inf, -np.inf], prev[:-2]))[:L] + skip_penalty,
+    ))
 
 
 def ctc_forward(log_probs, target, blank: int = 0) -> np.ndarray:
@@ -488,17 +503,12 @@ def ctc_forward(log_probs, target, blank: int = 0) -> np.ndarray:
            [0.25, 0.5 , 0.25]])
     """
     log_probs, target, blank = _check_single(log_probs, target, blank)
-    extended = extend_target(target, blank)
-    T, L = log_probs.shape[0], extended.size
-    emit = log_probs[:, extended]  # (T, L): log y^t_{l'_s}
-    skip_penalty = np.where(_can_skip(extended, blank), 0.0, -np.inf)
+    extended, emit, skip_penalty = _trellis(log_probs, target, blank)  # emit[t, s] = log y^t_{l'_s}
+    T, L = emit.shape
     log_alpha = np.full((T, L), -np.inf)
     log_alpha[0, : min(2, L)] = emit[0, : min(2, L)]
     for t in range(1, T):
-        prev = log_alpha[t - 1]
-        from_prev_state = np.concatenate(([-np.inf], prev[:-1]))
-        from_two_back = np.concatenate(([-np.inf, -np.inf], prev[:-2]))[:L] + skip_penalty
-        log_alpha[t] = _logaddexp3(prev, from_prev_state, from_two_back) + emit[t]
+        log_alpha[t] = np.logaddexp.reduce(_predecessors(log_alpha[t - 1], skip_penalty), axis=0) + emit[t]
     return log_alpha
 
 
@@ -540,17 +550,15 @@ def ctc_backward(log_probs, target, blank: int = 0) -> np.ndarray:
            [0. , 1. , 1. ]])
     """
     log_probs, target, blank = _check_single(log_probs, target, blank)
-    extended = extend_target(target, blank)
-    T, L = log_probs.shape[0], extended.size
-    emit = log_probs[:, extended]
-    skip_penalty = np.where(_can_skip(extended, blank), 0.0, -np.inf)  # entering s from s - 2 allowed?
+    extended, emit, skip_penalty = _trellis(log_probs, target, blank)
+    T, L = emit.shape
     log_beta = np.full((T, L), -np.inf)
     log_beta[T - 1, max(L - 2, 0):] = 0.0
     for t in range(T - 2, -1, -1):
         ahead = log_beta[t + 1] + emit[t + 1]  # log beta_{t+1}(s) y^{t+1}_{l'_s}
         to_next_state = np.concatenate((ahead[1:], [-np.inf]))
         to_two_ahead = np.concatenate((ahead[2:] + skip_penalty[2:], [-np.inf, -np.inf]))[:L]
-        log_beta[t] = _logaddexp3(ahead, to_next_state, to_two_ahead)
+        log_beta[t] = np.logaddexp.reduce((ahead, to_next_state, to_two_ahead), axis=0)
     return log_beta
 
 
@@ -707,11 +715,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
     log_probs = log_probs.astype(np.float64)
     T, N, _ = log_probs.shape
     valid = np.arange(T)[:, None] < input_lengths[None, :]  # (T, N)
-    frames = log_probs[valid]
-    if np.any(np.isnan(frames)) or np.any(frames == np.inf):
-        raise ValueError("log_probs contains NaN or +inf")
     with np.errstate(invalid="ignore"):
-        _check_normalised(np.logaddexp.reduce(frames, axis=-1))
+        log_norm = np.logaddexp.reduce(log_probs[valid], axis=-1)
+    _check_normalised(float(np.max(np.abs(log_norm), initial=0.0)))
 
     losses = np.empty(N)
     grad = np.zeros_like(log_probs)
@@ -869,7 +875,8 @@ def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengt
     Examples
     --------
     >>> import torch.nn.functional as F
-    >>> log_probs = torch.randn(6, 2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).log_softmax(-1)
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> log_probs = torch.randn(6, 2, 4, dtype=torch.float64, generator=generator).log_softmax(-1)
     >>> targets, input_lengths, target_lengths = torch.tensor([[1, 2], [3, 3]]), [6, 5], [2, 2]
     >>> ours = ctc_loss_torch(log_probs, targets, input_lengths, target_lengths)
     >>> bool(torch.isclose(ours, F.ctc_loss(log_probs, targets, input_lengths, target_lengths)))
@@ -884,13 +891,9 @@ def ctc_loss_torch(log_probs: torch.Tensor, targets, input_lengths, target_lengt
     device = log_probs.device
     input_lengths = torch.as_tensor(input_np, device=device)
     target_lengths = torch.as_tensor(target_np, device=device)
-    with torch.no_grad():  # one reduction: NaN or +inf anywhere in a frame makes its log-sum NaN or +inf
+    with torch.no_grad():
         padding = torch.arange(log_probs.shape[0], device=device)[:, None] >= input_lengths[None, :]
-        log_norm = torch.logsumexp(log_probs, dim=-1).masked_fill_(padding, 0.0)
-        worst = float(log_norm.abs().max())
-        if math.isnan(worst) or worst == math.inf:
-            raise ValueError("log_probs contains NaN or +inf, or a frame whose log-probabilities are all -inf")
-        _check_normalised(np.array([worst]))
+        _check_normalised(float(torch.logsumexp(log_probs, dim=-1).masked_fill_(padding, 0.0).abs().max()))
     extended, skip = _batch_trellis(padded, blank, device)
     need_beta = log_probs.requires_grad and torch.is_grad_enabled()  # beta only serves the gradient
     losses = _CTCLoss.apply(log_probs, extended, skip, input_lengths, target_lengths, bool(zero_infinity), need_beta)
@@ -1039,19 +1042,13 @@ def forced_align(log_probs, target, blank: int = 0):
     log_probs, target, blank = _check_single(log_probs, target, blank)
     T = log_probs.shape[0]
     _check_feasible(T, target)
-    extended = extend_target(target, blank)
+    extended, emit, skip_penalty = _trellis(log_probs, target, blank)
     L = extended.size
-    emit = log_probs[:, extended]
-    skip_penalty = np.where(_can_skip(extended, blank), 0.0, -np.inf)
     delta = np.full(L, -np.inf)
     delta[: min(2, L)] = emit[0, : min(2, L)]
     back = np.zeros((T, L), dtype=np.int64)  # how many states back the best predecessor is (0, 1 or 2)
     for t in range(1, T):
-        candidates = np.stack((
-            delta,
-            np.concatenate(([-np.inf], delta[:-1])),
-            np.concatenate(([-np.inf, -np.inf], delta[:-2]))[:L] + skip_penalty,
-        ))
+        candidates = _predecessors(delta, skip_penalty)
         back[t] = candidates.argmax(axis=0)
         delta = candidates.max(axis=0) + emit[t]
     s = L - 1 if L == 1 or delta[L - 1] >= delta[L - 2] else L - 2

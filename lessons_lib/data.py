@@ -731,18 +731,13 @@ def connected_digits(fsdd: FSDD, indices, n_utterances: int, *, min_digits: int 
         pool = by_speaker[speaker]
         chosen = pool[rng.integers(len(pool), size=rng.integers(min_digits, max_digits + 1))]
         silences = np.round(rng.uniform(gap_low, gap_high, size=chosen.size + 1) * sr).astype(np.int64)
-        pieces, spans, position = [], [], 0
-        for k, index in enumerate(chosen):
-            pieces.append(np.zeros(silences[k], dtype=np.float32))
-            position += silences[k]
-            recording = np.asarray(fsdd.waveforms[index], dtype=np.float32)
-            pieces.append(recording)
-            spans.append((position, position + recording.size))
-            position += recording.size
-        pieces.append(np.zeros(silences[-1], dtype=np.float32))
-        waveforms.append(np.concatenate(pieces))
+        recordings = [np.asarray(fsdd.waveforms[index], dtype=np.float32) for index in chosen]
+        gaps = [np.zeros(n, dtype=np.float32) for n in silences]
+        waveforms.append(np.concatenate([piece for pair in zip(gaps, recordings) for piece in pair] + gaps[-1:]))
+        sizes = np.array([r.size for r in recordings], dtype=np.int64)
+        starts = np.cumsum(silences[:-1]) + np.cumsum(sizes) - sizes  # silences up to k, recordings before k
+        boundaries.append(np.stack((starts, starts + sizes), axis=1))
         labels.append(fsdd.digits[chosen].astype(np.int64))
         speakers.append(speaker)
         sources.append(chosen.astype(np.int64))
-        boundaries.append(np.array(spans, dtype=np.int64).reshape(-1, 2))
     return ConnectedDigits(tuple(waveforms), sr, tuple(labels), np.array(speakers), tuple(sources), tuple(boundaries))
