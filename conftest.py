@@ -1,6 +1,6 @@
 """Session-wide pytest hooks for the one test command (`make test`).
 
-Two jobs:
+Three jobs:
 
 1. **Each notebook executes once per run.** nbval (``--nbval-lax``) executes
    every notebook cell by cell. When all cells of a notebook pass, the outputs
@@ -10,6 +10,11 @@ Two jobs:
    every notebook already executed and runs none of them again.
 2. **The browser check runs last**, after every notebook, so that it sees their
    cached outputs.
+3. **Doctests never download.** The examples in ``lessons_lib`` call
+   ``load_fsdd()`` as a reader would; for the doctests, ``LESSONS_DATA`` points
+   at a synthetic FSDD (6 speakers x 10 digits x 50 takes of noise at 8 kHz,
+   written once per session), so they run the same on a fresh machine with no
+   copy of the data and no network.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 BOOK_CACHE = ROOT / "_build" / ".jupyter_cache"
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 # notebook path -> {"cells": [items], "ok": bool, "start": float}
 _NOTEBOOKS: dict[Path, dict] = {}
@@ -82,3 +89,24 @@ def _cache_executed_notebook(path: Path, entry: dict) -> None:
         overwrite=True,
         description="executed by nbval in the test run",
     )
+
+
+@pytest.fixture(scope="session")
+def synthetic_fsdd(tmp_path_factory) -> Path:
+    """A data root holding ``fsdd/recordings`` laid out like the real FSDD, but of noise."""
+    from tests.conftest import write_fake_recordings
+
+    root = tmp_path_factory.mktemp("synthetic-data")
+    write_fake_recordings(root / "fsdd" / "recordings", speakers=SPEAKERS, digits=range(10), takes=50,
+                          max_samples=1200)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _doctests_read_synthetic_fsdd(request):
+    if type(request.node).__name__ != "DoctestItem":
+        return
+    root = request.getfixturevalue("synthetic_fsdd")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("LESSONS_DATA", str(root))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "no-cache"))

@@ -13,6 +13,12 @@ The mode is chosen once, in one place: the environment variable
 a CUDA GPU is visible to torch and ``quick`` when it is not. Notebooks read it
 through :func:`mode` or pick a value per mode with :func:`by_mode`.
 
+"Full" means *bigger where it helps*. A notebook whose computation runs in
+NumPy on the CPU (the GMMs of Chapter 2, the GMM-HMMs of Chapter 3) gains
+nothing from a GPU, so it passes ``gpu_helps=False``: it then runs its full
+configuration only when ``LESSONS_MODE=full`` asks for it, and stays quick on
+a Colab GPU runtime.
+
 Chapter: every notebook (the switch is introduced in
 ``notebooks/00_getting_started.ipynb``).
 """
@@ -54,11 +60,18 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def mode() -> str:
+def mode(*, gpu_helps: bool = True) -> str:
     """The run mode, ``"quick"`` or ``"full"``.
 
     ``LESSONS_MODE`` wins when it is set; otherwise the mode is ``"full"``
-    exactly when :func:`cuda_available` is true.
+    exactly when ``gpu_helps`` and :func:`cuda_available` are both true.
+
+    Parameters
+    ----------
+    gpu_helps : bool, default True
+        Whether the notebook's full configuration runs on a GPU. ``False``
+        for NumPy-only notebooks: a GPU does not make them faster, so seeing
+        one is no reason to run their long configuration.
 
     Returns
     -------
@@ -69,12 +82,19 @@ def mode() -> str:
     ------
     ValueError
         If ``LESSONS_MODE`` is set to anything but ``quick`` or ``full``.
+    TypeError
+        If ``gpu_helps`` is not a bool.
 
     Examples
     --------
     >>> mode() in MODES
     True
+    >>> import os
+    >>> "LESSONS_MODE" in os.environ or mode(gpu_helps=False) == "quick"
+    True
     """
+    if not isinstance(gpu_helps, bool):
+        raise TypeError(f"gpu_helps must be True or False, got {type(gpu_helps).__name__}")
     value = os.environ.get("LESSONS_MODE", "").strip().lower()
     if value:
         if value not in MODES:
@@ -82,10 +102,10 @@ def mode() -> str:
                 f"LESSONS_MODE must be one of {MODES}, got {os.environ['LESSONS_MODE']!r}"
             )
         return value
-    return "full" if cuda_available() else "quick"
+    return "full" if gpu_helps and cuda_available() else "quick"
 
 
-def is_full() -> bool:
+def is_full(*, gpu_helps: bool = True) -> bool:
     """``True`` in full mode, ``False`` in quick mode (see :func:`mode`).
 
     Examples
@@ -93,10 +113,10 @@ def is_full() -> bool:
     >>> isinstance(is_full(), bool)
     True
     """
-    return mode() == "full"
+    return mode(gpu_helps=gpu_helps) == "full"
 
 
-def by_mode(quick: T, full: T) -> T:
+def by_mode(quick: T, full: T, *, gpu_helps: bool = True) -> T:
     """Pick the value for the current mode.
 
     Parameters
@@ -104,7 +124,9 @@ def by_mode(quick: T, full: T) -> T:
     quick : object
         The value to use in quick mode (CPU, CI).
     full : object
-        The value to use in full mode (GPU).
+        The value to use in full mode.
+    gpu_helps : bool, default True
+        As in :func:`mode`.
 
     Returns
     -------
@@ -117,7 +139,7 @@ def by_mode(quick: T, full: T) -> T:
     >>> n_epochs == (50 if is_full() else 2)
     True
     """
-    return full if is_full() else quick
+    return full if is_full(gpu_helps=gpu_helps) else quick
 
 
 def device(prefer: str | None = None):

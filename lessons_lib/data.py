@@ -138,6 +138,41 @@ class FSDD:
     def __len__(self) -> int:
         return len(self.waveforms)
 
+    def index(self, digit: int, speaker: str, take: int = 0) -> int:
+        """The index of one recording, found by its labels.
+
+        Parameters
+        ----------
+        digit : int
+            0-9.
+        speaker : str
+            One of ``sorted(set(fsdd.speakers))``.
+        take : int, default 0
+            The repetition number, 0-49.
+
+        Returns
+        -------
+        int
+            ``i`` such that ``waveforms[i]`` is that recording.
+
+        Raises
+        ------
+        KeyError
+            If no recording has these labels.
+
+        Examples
+        --------
+        >>> fsdd = load_fsdd()
+        >>> i = fsdd.index(7, "theo", 12)
+        >>> fsdd.paths[i].name
+        '7_theo_12.wav'
+        """
+        hits = np.flatnonzero((self.digits == digit) & (self.speakers == speaker) & (self.takes == take))
+        if hits.size == 0:
+            raise KeyError(f"no recording of digit {digit!r} by speaker {speaker!r}, take {take!r} "
+                           f"(speakers: {sorted(set(self.speakers.tolist()))})")
+        return int(hits[0])
+
     def __repr__(self) -> str:
         return (
             f"FSDD({len(self)} recordings, {self.sample_rate} Hz, "

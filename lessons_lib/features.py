@@ -248,39 +248,85 @@ def delta(data: np.ndarray, *, width: int = 9, order: int = 1, axis: int = -1) -
     return np.moveaxis(out, -1, axis).astype(data.dtype, copy=False)
 
 
-def cmvn(features: np.ndarray, *, variance: bool = True) -> np.ndarray:
+#: A column whose standard deviation is at most this fraction of its largest
+#: magnitude is constant up to rounding (see :func:`cmvn`).
+CONSTANT_RTOL = 1e-10
+
+
+def cmvn(features: np.ndarray, *, axis: int | None = None, variance: bool = True) -> np.ndarray:
     """Cepstral mean (and variance) normalisation over one utterance.
 
-    .. math:: \\tilde x_{t,d} = \\frac{x_{t,d} - \\mu_d}{\\max(\\sigma_d, 10^{-10})}, \\quad
-              \\mu_d = \\frac1T \\sum_t x_{t,d}
+    For every feature :math:`d`, over the :math:`T` frames of the utterance,
 
-    A fixed linear channel multiplies the spectrum, which adds a constant to
-    every log-mel band and so to every cepstral coefficient: subtracting the
-    mean removes it.
+    .. math:: \\tilde x_{t,d} = \\frac{x_{t,d} - \\mu_d}{\\sigma_d}, \\quad
+              \\mu_d = \\frac1T \\sum_t x_{t,d}, \\quad
+              \\sigma_d = \\Big(\\frac1T \\sum_t (x_{t,d} - \\mu_d)^2\\Big)^{1/2}.
+
+    A fixed linear channel multiplies the spectrum, which adds (nearly) a
+    constant to every log-mel band and so to every cepstral coefficient:
+    subtracting the mean removes it.
+
+    **Constant features.** A feature that does not change over the utterance
+    has :math:`\\sigma_d = 0` in exact arithmetic, but computed features are
+    rarely exactly constant: a delta whose regression window spans every frame
+    differs from frame to frame by rounding errors only. Dividing that noise
+    by its own tiny standard deviation would give numbers of order 1 that
+    depend on the processor's rounding. So a feature with
+    :math:`\\sigma_d \\le 10^{-10} \\max_t |x_{t,d}|` (:data:`CONSTANT_RTOL`;
+    an all-zero feature included) is treated as constant, and its normalised
+    value is exactly 0 at every frame, with or without ``variance``.
 
     Parameters
     ----------
-    features : ndarray of float, shape (n_frames, n_features)
+    features : ndarray of float, 2-D
+        One utterance's features.
+    axis : {0, 1}
+        The **time** axis: the statistics are taken over it. ``0`` for frames
+        ``(n_frames, n_features)`` as :func:`mfcc_features` and the GMM/HMM
+        chapters lay them out, ``1`` for ``(n_mfcc, n_frames)`` as :func:`mfcc`
+        and librosa return them. There is no default, because the wrong axis
+        silently normalises across coefficients instead of over time.
     variance : bool, default True
         Also divide by the standard deviation (population, ``ddof=0``).
 
     Returns
     -------
-    ndarray, shape (n_frames, n_features)
+    ndarray, the shape of ``features``
+
+    Raises
+    ------
+    TypeError
+        If ``axis`` is missing or not an int.
+    ValueError
+        If ``features`` is not 2-D, holds NaN or infinity, or ``axis`` is not
+        0 or 1.
 
     Examples
     --------
-    >>> cmvn(np.array([[1.0, 10.0], [3.0, 10.0]]))
+    >>> cmvn(np.array([[1.0, 10.0], [3.0, 10.0]]), axis=0)
     array([[-1.,  0.],
            [ 1.,  0.]])
     """
     X = finite_array(features, "features", allow_complex=False)
     if X.ndim != 2:
-        raise ValueError(f"features must be 2-D, shape (n_frames, n_features), got shape {X.shape}")
-    X = X - X.mean(axis=0)
+        raise ValueError(f"features must be 2-D, (n_frames, n_features) or (n_features, n_frames), got shape {X.shape}")
+    if axis is None:
+        raise TypeError(
+            "cmvn needs axis=, the time axis: axis=0 for frames (n_frames, n_features) as mfcc_features "
+            "returns them, axis=1 for (n_mfcc, n_frames) as mfcc and librosa return them"
+        )
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int (0 or 1), got {type(axis).__name__}")
+    if axis not in (0, 1):
+        raise ValueError(f"axis must be 0 or 1 (the time axis of a 2-D array), got {axis}")
+    frames = X if axis == 0 else X.T
+    centred = frames - frames.mean(axis=0)
+    sigma = centred.std(axis=0)
+    constant = sigma <= CONSTANT_RTOL * np.abs(frames).max(axis=0)
+    centred[:, constant] = 0.0
     if variance:
-        X = X / np.maximum(X.std(axis=0), 1e-10)
-    return X
+        centred /= np.where(constant, 1.0, sigma)
+    return centred if axis == 0 else centred.T
 
 
 def mfcc_features(
@@ -356,4 +402,4 @@ def mfcc_features(
         raise ValueError(f"y gives only {n_frames} frames; deltas need at least 3 (a longer recording or a shorter hop)")
     width = min(delta_width, n_frames if n_frames % 2 == 1 else n_frames - 1)
     F = np.concatenate([M, delta(M, width=width, order=1), delta(M, width=width, order=2)]).T
-    return cmvn(F) if normalize else F
+    return cmvn(F, axis=0) if normalize else F

@@ -32,7 +32,9 @@ mirror hmmlearn's (constructor arguments, attribute names, the EM updates and
 their priors), so that from the same starting parameters both produce the
 same numbers, iteration by iteration. :func:`left_to_right`,
 :func:`uniform_segmentation` and :func:`emission_params_from_states` build the
-left-to-right word models of the digit recogniser.
+left-to-right word models of the digit recogniser; :func:`flat_start` chains the three.
+:func:`forward_log` runs the forward recursion on weights that need not be
+probabilities (Chapter 5 runs CTC's trellis through it).
 
 Shapes: frames ``X`` are ``(n_samples, n_features)`` with time on axis 0;
 several sequences are stacked in ``X`` and told apart by ``lengths``, as in
@@ -57,6 +59,7 @@ from .logspace import logsumexp
 
 __all__ = [
     "forward",
+    "forward_log",
     "forward_scaled",
     "backward",
     "posteriors",
@@ -64,6 +67,7 @@ __all__ = [
     "left_to_right",
     "uniform_segmentation",
     "emission_params_from_states",
+    "flat_start",
     "ConvergenceMonitor",
     "CategoricalHMM",
     "GaussianHMM",
@@ -200,16 +204,106 @@ def forward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarr
     0.124
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
-    return _forward_log(_log(startprob), transmat, _log(transmat), log_frameprob)
+    return _forward_from_logs(_log(startprob), transmat, _log(transmat), log_frameprob)
 
 
-def _forward_log(log_pi, transmat, log_A, log_frameprob):
+def _forward_from_logs(log_pi, transmat, log_A, log_frameprob):
     fwd = _forward_kernel(log_pi, transmat, log_A, log_frameprob)
     log_prob = float(logsumexp(fwd[-1]))
     if log_prob == -np.inf:
         dead = int(np.flatnonzero(np.all(fwd == -np.inf, axis=1))[0])
         raise _impossible(f" (no path reaches frame {dead})")
     return log_prob, fwd
+
+
+def forward_log(log_startprob: np.ndarray, log_transmat: np.ndarray,
+                log_frameprob: np.ndarray) -> tuple[float, np.ndarray]:
+    """The forward recursion for any non-negative weights, all given as logarithms.
+
+    .. math:: \\log \\alpha_1(j) = \\log \\pi_j + \\log b_j(o_1), \\qquad
+              \\log \\alpha_t(j) = \\operatorname{LSE}_i\\big(\\log \\alpha_{t-1}(i) + \\log a_{ij}\\big)
+              + \\log b_j(o_t),
+
+    and the total :math:`\\operatorname{LSE}_j \\log \\alpha_T(j)`. This is
+    :func:`forward` without its check that :math:`\\pi` and the rows of
+    :math:`A` are probability distributions: the start and transition
+    weights may be any non-negative numbers (``-inf`` for a forbidden start or
+    move). Other models run on the same trellis: Chapter 5's CTC forward
+    variables are this recursion with start weights 1 on the first two
+    states of the extended label sequence and transition weights 1 for the
+    allowed moves, which do not sum to 1 per row.
+
+    The same compiled kernel as :func:`forward` does the work; the weights
+    are exponentiated after subtracting their maximum, so large log-weights do
+    not overflow.
+
+    Parameters
+    ----------
+    log_startprob : ndarray of float, shape (n_states,)
+        :math:`\\log \\pi_j`; ``-inf`` allowed, NaN and ``+inf`` not.
+    log_transmat : ndarray of float, shape (n_states, n_states)
+        :math:`\\log a_{ij}`; ``-inf`` allowed, NaN and ``+inf`` not.
+    log_frameprob : ndarray of float, shape (n_frames, n_states)
+        :math:`\\log b_j(o_t)`; ``-inf`` allowed.
+
+    Returns
+    -------
+    log_prob : float
+        :math:`\\log \\sum_j \\alpha_T(j)`; ``-inf`` when no path has a
+        non-zero weight (no error is raised: with weights that are not
+        probabilities, a zero total is an answer, not a contradiction).
+    fwdlattice : ndarray, shape (n_frames, n_states)
+        :math:`\\log \\alpha_t(j)`.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a float numpy array.
+    ValueError
+        For mismatched shapes, no frames or no states, NaN or ``+inf``.
+
+    Examples
+    --------
+    With probabilities it is :func:`forward`:
+
+    >>> pi = np.array([0.5, 0.5]); A = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> logB = np.log(np.array([[0.5, 0.1], [0.5, 0.1]]))
+    >>> log_prob, _ = forward_log(np.log(pi), np.log(A), logB)
+    >>> round(float(np.exp(log_prob)), 6)
+    0.124
+
+    With weights that do not sum to 1 it counts paths: two states, every
+    move allowed with weight 1, three frames give :math:`2^3 = 8` paths.
+
+    >>> zeros = np.zeros(2)
+    >>> round(float(np.exp(forward_log(zeros, np.zeros((2, 2)), np.zeros((3, 2)))[0])), 6)
+    8.0
+    """
+    arrays = {"log_startprob": log_startprob, "log_transmat": log_transmat, "log_frameprob": log_frameprob}
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{name} must be a float numpy array, got {type(value).__name__}"
+                            + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""))
+        if np.isnan(value).any() or np.isposinf(value).any():
+            raise ValueError(f"{name} contains NaN or +inf (log-weights may be -inf, not NaN or +inf)")
+    if log_startprob.ndim != 1 or log_startprob.shape[0] == 0:
+        raise ValueError(f"log_startprob must be 1-D with at least one state, got shape {log_startprob.shape}")
+    n_states = log_startprob.shape[0]
+    if log_transmat.shape != (n_states, n_states):
+        raise ValueError(f"log_transmat must have shape ({n_states}, {n_states}) to match log_startprob, "
+                         f"got {log_transmat.shape}")
+    if log_frameprob.ndim != 2 or log_frameprob.shape[1] != n_states:
+        raise ValueError(f"log_frameprob must have shape (n_frames, {n_states}), got {log_frameprob.shape}")
+    if log_frameprob.shape[0] == 0:
+        raise ValueError("log_frameprob has no frames")
+    log_A = log_transmat.astype(np.float64)
+    shift = log_A.max()
+    if shift == -np.inf:  # no move allowed at all
+        shift = 0.0
+    fwd = _forward_kernel(log_startprob.astype(np.float64), np.exp(log_A - shift), log_A - shift,
+                          log_frameprob.astype(np.float64))
+    fwd += shift * np.arange(fwd.shape[0])[:, None]  # each step took one transition of weight e^shift less
+    return float(logsumexp(fwd[-1])), fwd
 
 
 @numba.njit(cache=True)
@@ -409,7 +503,7 @@ def posteriors(startprob: np.ndarray, transmat: np.ndarray,
     """
     startprob, transmat, log_frameprob = _check_model(startprob, transmat, log_frameprob)
     log_A = _log(transmat)
-    log_prob, fwd = _forward_log(_log(startprob), transmat, log_A, log_frameprob)  # validated once, above
+    log_prob, fwd = _forward_from_logs(_log(startprob), transmat, log_A, log_frameprob)  # validated once, above
     bwd = _backward_log(transmat, log_A, log_frameprob)
     return log_prob, _state_posteriors(fwd, bwd), _xi_sum(transmat, log_A, log_frameprob, fwd, bwd)
 
@@ -684,6 +778,68 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
     return weights, means, covars
 
 
+def flat_start(X: np.ndarray, lengths, n_states: int, n_mix: int = 1, *, covariance_type: str = "diag",
+               self_loop: float = 0.5, min_covar: float = 1e-3, random_state=None) -> dict[str, np.ndarray]:
+    """Starting parameters of a left-to-right GMM-HMM word model, before any training.
+
+    The three steps of a flat start, in one call: :func:`left_to_right` gives
+    :math:`\\pi` and :math:`A`; :func:`uniform_segmentation` cuts every
+    training sequence into ``n_states`` equal parts; and
+    :func:`emission_params_from_states` fits each state's mixture to its part.
+    Baum-Welch then moves the boundaries to where the data put them.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_features)
+        The frames of all training sequences, stacked.
+    lengths : sequence of int, shape (n_sequences,)
+        Frames per sequence; each at least ``n_states``.
+    n_states, n_mix : int
+        :math:`N` states, :math:`K` mixture components per state.
+    covariance_type : {"diag", "full"}, default "diag"
+    self_loop : float, default 0.5
+        The starting :math:`a_{jj}` (:func:`left_to_right`).
+    min_covar : float, default 1e-3
+        Added to every starting variance.
+    random_state : None, int or numpy.random.Generator
+        For the k-means++ seeding inside each state.
+
+    Returns
+    -------
+    dict
+        ``startprob_`` (N,), ``transmat_`` (N, N), ``weights_`` (N, K),
+        ``means_`` (N, K, D), ``covars_`` (N, K, D) or (N, K, D, D): the
+        attribute names of :class:`GMMHMM` and of hmmlearn's ``GMMHMM``, so
+        that ``for name, value in start.items(): setattr(model, name, value)``
+        starts either library's model (with ``init_params=""``). For a
+        :class:`GaussianHMM`, take ``means_[:, 0]`` and ``covars_[:, 0]``.
+
+    Raises
+    ------
+    ValueError
+        If a sequence is shorter than ``n_states``, a state gets fewer than
+        ``n_mix`` frames, or an argument is invalid.
+
+    Examples
+    --------
+    >>> X = np.r_[np.zeros(4), np.ones(4), np.zeros(2), np.ones(2)][:, None]
+    >>> start = flat_start(X, [8, 4], n_states=2)
+    >>> start["means_"][:, 0, 0], start["transmat_"][0]
+    (array([0., 1.]), array([0.5, 0.5]))
+    """
+    X = _as_frames(X)
+    if lengths is None:
+        raise TypeError("lengths must be a sequence of ints (frames per sequence), got None")
+    lengths = _check_lengths(lengths, X.shape[0])
+    startprob, transmat = left_to_right(n_states, self_loop)
+    states = uniform_segmentation(lengths, n_states)
+    weights, means, covars = emission_params_from_states(
+        X, states, n_states, n_mix, covariance_type=covariance_type, min_covar=min_covar,
+        random_state=random_state,
+    )
+    return {"startprob_": startprob, "transmat_": transmat, "weights_": weights, "means_": means, "covars_": covars}
+
+
 # =========================================================================== the models
 
 
@@ -931,7 +1087,7 @@ class _BaseHMM:
         """
         sequences = self._sequences(X, lengths)
         log_pi, log_A = _log(self.startprob_), _log(self.transmat_)
-        return float(sum(_forward_log(log_pi, self.transmat_, log_A, self._log_frameprob(x))[0] for x in sequences))
+        return float(sum(_forward_from_logs(log_pi, self.transmat_, log_A, self._log_frameprob(x))[0] for x in sequences))
 
     def score_samples(self, X: np.ndarray, lengths=None) -> tuple[float, np.ndarray]:
         """Log-likelihood and the state posteriors :math:`\\gamma_t(i) = P(q_t = i \\mid O, \\lambda)`.
@@ -952,7 +1108,7 @@ class _BaseHMM:
         total, parts = 0.0, []
         for x in sequences:
             log_frameprob = self._log_frameprob(x)
-            log_prob, fwd = _forward_log(log_pi, self.transmat_, log_A, log_frameprob)
+            log_prob, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
             parts.append(_state_posteriors(fwd, _backward_log(self.transmat_, log_A, log_frameprob)))
             total += log_prob
         return total, np.concatenate(parts)
@@ -993,7 +1149,7 @@ class _BaseHMM:
             if algorithm == "viterbi":
                 log_prob, path = _viterbi(log_pi, log_A, log_frameprob)
             else:
-                _, fwd = _forward_log(log_pi, self.transmat_, log_A, log_frameprob)
+                _, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
                 gamma = _state_posteriors(fwd, _backward_log(self.transmat_, log_A, log_frameprob))
                 log_prob, path = gamma.max(axis=1).sum(), gamma.argmax(axis=1)
             total += log_prob
@@ -1095,7 +1251,7 @@ class _BaseHMM:
     def _accumulate(self, stats: dict, x: np.ndarray, log_pi, log_A) -> float:
         """E-step for one sequence: add its expected counts to ``stats``; return its log-likelihood."""
         log_frameprob, cache = self._log_frameprob_and_cache(x)
-        log_prob, fwd = _forward_log(log_pi, self.transmat_, log_A, log_frameprob)
+        log_prob, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
         bwd = _backward_log(self.transmat_, log_A, log_frameprob)
         gamma = _state_posteriors(fwd, bwd)
         stats["start"] += gamma[0]

@@ -15,7 +15,7 @@ from lessons_lib import data
 
 
 def write_fake_recordings(folder: Path, *, speakers=("alice", "bob"), digits=(0, 3, 7), takes=6,
-                          sr=8000, seed=0) -> list[Path]:
+                          sr=8000, seed=0, max_samples=4000) -> list[Path]:
     """Write ``{digit}_{speaker}_{take}.wav`` files of random 16-bit noise of random length."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -23,7 +23,7 @@ def write_fake_recordings(folder: Path, *, speakers=("alice", "bob"), digits=(0,
     for speaker in speakers:
         for digit in digits:
             for take in range(takes):
-                n = int(rng.integers(1, 4000))
+                n = int(rng.integers(1, max_samples))
                 q = rng.integers(-32768, 32768, size=n, dtype=np.int16)
                 path = folder / f"{digit}_{speaker}_{take}.wav"
                 sf.write(path, q, sr, subtype="PCM_16")

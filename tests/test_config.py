@@ -27,6 +27,24 @@ def test_mode_follows_the_gpu_when_unset(monkeypatch, gpu):
     assert config.mode() == ("full" if gpu else "quick")
 
 
+@pytest.mark.parametrize("gpu", [True, False])
+def test_cpu_only_notebooks_stay_quick_on_a_gpu_unless_asked(monkeypatch, gpu):
+    monkeypatch.delenv("LESSONS_MODE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert config.mode(gpu_helps=False) == "quick"
+    assert config.is_full(gpu_helps=False) is False
+    assert config.by_mode("q", "f", gpu_helps=False) == "q"
+    assert config.by_mode("q", "f") == ("f" if gpu else "q")
+    monkeypatch.setenv("LESSONS_MODE", "full")  # asked for explicitly: full, GPU or not
+    assert config.mode(gpu_helps=False) == "full"
+    assert config.by_mode("q", "f", gpu_helps=False) == "f"
+
+
+def test_gpu_helps_must_be_a_bool():
+    with pytest.raises(TypeError, match="gpu_helps must be True or False"):
+        config.mode(gpu_helps="no")
+
+
 def test_mode_rejects_unknown_values(monkeypatch):
     monkeypatch.setenv("LESSONS_MODE", "fast")
     with pytest.raises(ValueError, match=r"LESSONS_MODE must be one of \('quick', 'full'\), got 'fast'"):

@@ -526,3 +526,15 @@ def test_connected_digits_bad_arguments(fake_recordings, changes, error, match):
     assert len(call()) == 3  # the unchanged call is fine
     with pytest.raises(error, match=match):
         call(**changes)
+
+
+def test_index_finds_a_recording_by_its_labels(fake_recordings):
+    fsdd = data.load_fsdd(fake_recordings)
+    for i in range(len(fsdd)):
+        assert fsdd.index(int(fsdd.digits[i]), str(fsdd.speakers[i]), int(fsdd.takes[i])) == i
+    assert fsdd.paths[fsdd.index(3, "bob", 4)].name == "3_bob_4.wav"
+    assert fsdd.index(7, "alice") == fsdd.index(7, "alice", 0)
+    with pytest.raises(KeyError, match="digit 5 by speaker 'alice'"):
+        fsdd.index(5, "alice")           # digit 5 is not in the fake data
+    with pytest.raises(KeyError, match="speakers: \\['alice', 'bob'\\]"):
+        fsdd.index(3, "carol")

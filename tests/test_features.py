@@ -225,27 +225,63 @@ def test_delta_width_is_checked_along_the_given_axis():
 
 
 def reference_cmvn(X, variance=True):
+    """The formula over axis 0, with the documented rule for constant columns (exactly 0)."""
     centred = X - X.mean(axis=0)
-    return centred / np.maximum(X.std(axis=0), 1e-10) if variance else centred
+    sigma = X.std(axis=0)
+    constant = sigma <= 1e-10 * np.abs(X).max(axis=0)
+    out = centred / np.where(constant, 1.0, sigma) if variance else centred
+    out[:, constant] = 0.0
+    return out
 
 
 @pytest.mark.parametrize("shape", [(2, 1), (50, 39), (300, 13), (5, 5)])
 def test_cmvn_equals_formula(shape):
     rng = np.random.default_rng(list(shape))
     X = rng.normal(3.0, 5.0, shape) * rng.uniform(0.1, 10, shape[1])
-    np.testing.assert_allclose(features.cmvn(X), reference_cmvn(X), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(features.cmvn(X, variance=False), reference_cmvn(X, False), rtol=1e-10, atol=1e-12)
-    out = features.cmvn(X)
+    np.testing.assert_allclose(features.cmvn(X, axis=0), reference_cmvn(X), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(features.cmvn(X, axis=0, variance=False), reference_cmvn(X, False),
+                               rtol=1e-10, atol=1e-12)
+    out = features.cmvn(X, axis=0)
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-10)
     np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-10)
+    # axis=1 is the same normalisation on the transposed (librosa) layout
+    np.testing.assert_array_equal(features.cmvn(X.T, axis=1), out.T)
 
 
-def test_cmvn_of_a_constant_column_is_zero_not_nan():
-    X = np.column_stack([np.full(20, 7.0), np.arange(20.0)])
-    out = features.cmvn(X)
-    assert np.all(np.isfinite(out))
-    np.testing.assert_array_equal(out[:, 0], 0.0)
-    np.testing.assert_allclose(out, reference_cmvn(X), rtol=1e-10, atol=1e-12)
+def test_cmvn_of_a_constant_column_is_exactly_zero():
+    rng = np.random.default_rng(7)
+    T = 40
+    X = np.column_stack([
+        np.full(T, 7.0),                                    # exactly constant
+        -3.25 + 1e-15 * rng.standard_normal(T),             # constant up to rounding noise
+        np.zeros(T),                                        # all zero
+        np.arange(T, dtype=float),                          # a real feature
+        1e6 + 1e-3 * rng.standard_normal(T),                # tiny relative variation (1e-9), above 1e-10
+    ])
+    for variance in (True, False):
+        out = features.cmvn(X, axis=0, variance=variance)
+        assert np.all(np.isfinite(out))
+        np.testing.assert_array_equal(out[:, :3], 0.0)       # exact, whatever the rounding
+        expected = (X[:, 3:] - X[:, 3:].mean(axis=0))
+        if variance:
+            expected = expected / X[:, 3:].std(axis=0)
+        np.testing.assert_allclose(out[:, 3:], expected, rtol=1e-9, atol=1e-12)
+    # one frame: every feature is constant
+    np.testing.assert_array_equal(features.cmvn(rng.normal(size=(1, 5)), axis=0), 0.0)
+
+
+def test_cmvn_needs_the_time_axis_spelled_out():
+    """The trap: mfcc returns (n_mfcc, n_frames), the GMM/HMM chapters use (n_frames, n_features)."""
+    y = speechlike(8000, 4000, 3)
+    M = features.mfcc(y=y, sr=8000, n_mfcc=13, n_fft=256, hop_length=80, win_length=200, n_mels=26)
+    with pytest.raises(TypeError, match="axis=0 for frames"):
+        features.cmvn(M)
+    over_time = features.cmvn(M, axis=1)
+    np.testing.assert_allclose(over_time, reference_cmvn(M.T).T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(over_time.mean(axis=1), 0.0, atol=1e-10)   # every coefficient centred over time
+    across = features.cmvn(M, axis=0)                                     # what the wrong axis does
+    assert not np.allclose(across, over_time)
+    np.testing.assert_allclose(across.mean(axis=0), 0.0, atol=1e-10)      # frames centred across coefficients
 
 
 def test_cmvn_bad_input():
@@ -273,7 +309,7 @@ def reference_features(y, sr, *, n_mfcc=13, n_fft=None, win_length=None, hop_len
     width = delta_width if n_frames >= delta_width else (n_frames if n_frames % 2 else n_frames - 1)
     X = np.vstack([M, librosa.feature.delta(M, width=width), librosa.feature.delta(M, width=width, order=2)]).T
     if normalize:
-        X = (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-10)
+        X = reference_cmvn(X)
     return X
 
 
@@ -322,16 +358,13 @@ def test_mfcc_features_of_a_short_recording_shrink_the_delta_width(n_samples, wi
     assert ours.shape == (1 + n_samples // 80, 39)
     assert_matches(ours, reference_features(y, sr, delta_width=width, normalize=False), np.float64)
     # With CMVN. When width == n_frames the Savitzky-Golay fit spans every frame, so the
-    # delta columns are constant: CMVN then divides rounding noise by the 1e-10 std floor,
-    # and those columns can only be compared loosely (they are ~0 in exact arithmetic).
+    # delta columns are constant in exact arithmetic and differ by rounding only: CMVN
+    # must give them exactly 0 (not rounding noise divided by its own tiny std).
     normalized = features.mfcc_features(y, sr)
     reference = reference_features(y, sr, delta_width=width)
-    n_frames = ours.shape[0]
-    if width == n_frames:
-        assert_matches(normalized[:, :13], reference[:, :13], np.float64)
-        np.testing.assert_allclose(normalized[:, 13:], reference[:, 13:], rtol=0, atol=1e-3)
-    else:
-        assert_matches(normalized, reference, np.float64)
+    assert_matches(normalized, reference, np.float64)
+    if width == ours.shape[0]:
+        np.testing.assert_array_equal(normalized[:, 13:], 0.0)
 
 
 @pytest.mark.parametrize("n_samples", [1, 79, 159])

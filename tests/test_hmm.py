@@ -237,3 +237,81 @@ def test_a_sequence_no_path_can_produce_is_an_error_not_nan():
     for function in (hmm.forward, hmm.posteriors, hmm.viterbi):
         with pytest.raises(ValueError, match="impossible"):
             function(startprob, transmat, log_frameprob)
+
+
+# --------------------------------------------------------------------------- forward_log: any weights
+
+
+def brute_force_log_total(log_pi, log_A, log_B):
+    """log of the sum over every state path of the product of its weights, by enumeration."""
+    n_frames, n_states = log_B.shape
+    terms = []
+    for path in itertools.product(range(n_states), repeat=n_frames):
+        w = log_pi[path[0]] + log_B[0, path[0]]
+        for t in range(1, n_frames):
+            w += log_A[path[t - 1], path[t]] + log_B[t, path[t]]
+        terms.append(w)
+    terms = np.array(terms)
+    m = terms.max()
+    return m + np.log(np.exp(terms - m).sum()) if np.isfinite(m) else -np.inf
+
+
+@pytest.mark.parametrize("n_states, n_frames", [(1, 1), (1, 6), (3, 1), (3, 5), (4, 4)])
+def test_forward_log_with_probabilities_is_forward(n_states, n_frames):
+    rng = np.random.default_rng(n_states * 10 + n_frames)
+    startprob, transmat = random_model(n_states, rng)
+    log_frameprob = random_frames(n_frames, n_states, rng)
+    log_prob, fwd = hmm.forward_log(np.log(startprob), np.log(transmat), log_frameprob)
+    ref_log_prob, ref_fwd = hmm.forward(startprob, transmat, log_frameprob)
+    assert log_prob == pytest.approx(ref_log_prob, rel=1e-12)
+    assert_lattice(fwd, ref_fwd, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0, 800.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_forward_log_with_unnormalised_weights_equals_brute_force(seed, scale):
+    # weights far from 1 (log-weights up to +-800) must neither overflow nor underflow
+    rng = np.random.default_rng(seed)
+    n_states, n_frames = 3, 5
+    log_pi = rng.normal(0.0, scale, n_states)
+    log_A = rng.normal(0.0, scale, (n_states, n_states))
+    log_A[rng.random((n_states, n_states)) < 0.3] = -np.inf  # some forbidden moves
+    log_B = rng.normal(0.0, 2.0, (n_frames, n_states))
+    log_prob, fwd = hmm.forward_log(log_pi, log_A, log_B)
+    expected = brute_force_log_total(log_pi, log_A, log_B)
+    assert log_prob == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    # the lattice's prefix totals are the totals of the shorter sequences
+    for t in range(1, n_frames + 1):
+        prefix = brute_force_log_total(log_pi, log_A, log_B[:t])
+        m = fwd[t - 1].max()
+        assert m + np.log(np.exp(fwd[t - 1] - m).sum()) == pytest.approx(prefix, rel=1e-12, abs=1e-9)
+
+
+def test_forward_log_counts_paths_and_returns_minus_inf_when_none_survive():
+    # every weight 1: the total is the number of paths, N ** T
+    log_prob, _ = hmm.forward_log(np.zeros(3), np.zeros((3, 3)), np.zeros((4, 3)))
+    assert np.exp(log_prob) == pytest.approx(3**4, rel=1e-12)
+    # no move allowed at all: one frame is fine, two frames have no path
+    nothing = np.full((2, 2), -np.inf)
+    assert hmm.forward_log(np.zeros(2), nothing, np.zeros((1, 2)))[0] == pytest.approx(np.log(2.0))
+    log_prob, fwd = hmm.forward_log(np.zeros(2), nothing, np.zeros((2, 2)))
+    assert log_prob == -np.inf and np.all(fwd[1] == -np.inf)
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((np.zeros(2), np.zeros((2, 2)), np.zeros((3, 3))), ValueError, "log_frameprob must have shape"),
+        ((np.zeros(2), np.zeros((3, 3)), np.zeros((3, 2))), ValueError, "log_transmat must have shape"),
+        ((np.zeros((2, 1)), np.zeros((2, 2)), np.zeros((3, 2))), ValueError, "log_startprob must be 1-D"),
+        ((np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0))), ValueError, "log_startprob must be 1-D"),
+        ((np.zeros(2), np.zeros((2, 2)), np.zeros((0, 2))), ValueError, "no frames"),
+        ((np.array([0.0, np.nan]), np.zeros((2, 2)), np.zeros((3, 2))), ValueError, "log_startprob contains NaN"),
+        ((np.zeros(2), np.full((2, 2), np.inf), np.zeros((3, 2))), ValueError, r"log_transmat contains NaN or \+inf"),
+        ((np.zeros(2, dtype=int), np.zeros((2, 2)), np.zeros((3, 2))), TypeError, "log_startprob must be a float"),
+        (([0.0, 0.0], np.zeros((2, 2)), np.zeros((3, 2))), TypeError, "log_startprob must be a float"),
+    ],
+)
+def test_forward_log_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        hmm.forward_log(*args)

@@ -597,6 +597,46 @@ def test_emission_params_from_states_single_mixture_is_state_mean_and_variance()
         np.testing.assert_allclose(covars[s, 0], X[states == s].var(axis=0) + 0.01, rtol=1e-12)
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_flat_start_is_left_to_right_plus_per_state_statistics_of_equal_parts(covariance_type):
+    rng = np.random.default_rng(13)
+    lengths = [12, 30, 7]
+    X = rng.normal(size=(sum(lengths), 2)) + np.repeat(np.arange(3), lengths)[:, None]
+    start = hmm.flat_start(X, lengths, 3, 2, covariance_type=covariance_type, self_loop=0.7, random_state=5)
+    assert list(start) == ["startprob_", "transmat_", "weights_", "means_", "covars_"]
+    # by definition: the chain of left_to_right, each sequence cut into 3 equal parts by t*N//T
+    expected_states = np.concatenate([(np.arange(T) * 3) // T for T in lengths])
+    np.testing.assert_array_equal(start["startprob_"], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(start["transmat_"], [[0.7, 0.3, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]], rtol=1e-15)
+    weights, means, covars = hmm.emission_params_from_states(
+        X, expected_states, 3, 2, covariance_type=covariance_type, random_state=5)
+    np.testing.assert_array_equal(start["weights_"], weights)
+    np.testing.assert_array_equal(start["means_"], means)
+    np.testing.assert_array_equal(start["covars_"], covars)
+    # the dict starts hmmlearn's GMMHMM unchanged, and both libraries then train to the same model
+    pair = (hmm.GMMHMM(3, 2, covariance_type=covariance_type, n_iter=3, init_params=""),
+            hl.GMMHMM(3, 2, covariance_type=covariance_type, n_iter=3, init_params=""))
+    for model in pair:
+        for name, value in start.items():
+            setattr(model, name, value.copy())
+        model.fit(X, lengths)
+    np.testing.assert_allclose(pair[0].means_, pair[1].means_, rtol=1e-7)
+
+
+def test_flat_start_bad_input():
+    X = np.zeros((10, 2))
+    with pytest.raises(TypeError, match="lengths"):
+        hmm.flat_start(X, None, 2)
+    with pytest.raises(ValueError, match="lengths add up to 9"):
+        hmm.flat_start(X, [4, 5], 2)
+    with pytest.raises(ValueError, match="n_states=3"):
+        hmm.flat_start(X, [8, 2], 3)
+    with pytest.raises(ValueError, match="self_loop"):
+        hmm.flat_start(X, [5, 5], 2, self_loop=1.0)
+    with pytest.raises(ValueError, match="covariance_type"):
+        hmm.flat_start(X, [5, 5], 2, covariance_type="tied")
+
+
 def test_emission_params_initialise_a_gmmhmm_that_fits_like_hmmlearn():
     """The flat-start recipe of the chapter: left_to_right + uniform_segmentation + emission_params_from_states."""
     rng = np.random.default_rng(13)

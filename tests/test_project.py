@@ -110,3 +110,35 @@ def test_recordings_are_never_committed():
 
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert not [f for f in tracked if f.endswith((".wav", ".flac", ".tar.gz"))]
+
+
+BIB_KEYS = set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M))
+TOC_PAGES = set(re.findall(r"^\s*(?:- )?(?:file|root): (\S+)", (ROOT / "_toc.yml").read_text(), re.M))
+
+
+def markdown_of(notebook: Path) -> str:
+    return "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                     if c["cell_type"] == "markdown")
+
+
+def test_bibliography_keys_and_toc_pages_are_found():
+    assert "rabiner1989tutorial" in BIB_KEYS and len(BIB_KEYS) > 50
+    assert {"book/intro", "book/bibliography", "notebooks/00_getting_started"} <= TOC_PAGES
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_links_work_in_colab_and_in_the_book(notebook):
+    """Colab renders plain Markdown: no MyST roles, no relative links; absolute links into the book must resolve."""
+    markdown = markdown_of(notebook)
+    roles = re.findall(r"\{(?:cite|doc|ref|numref|eq|term|download)(?::\w+)?\}`[^`]*`", markdown)
+    assert not roles, f"{notebook.name}: MyST roles show as raw text in Colab: {roles[:3]}"
+    relative = [target for target in re.findall(r"\]\(([^)\s]+)", markdown)
+                if not target.startswith(("https://", "http://", "#", "mailto:"))]
+    assert not relative, f"{notebook.name}: relative links break in Colab: {relative[:3]}"
+    links = re.findall(re.escape(SITE_URL) + r"([^)#\s]*)(#[^)\s]*)?", markdown)
+    for page, anchor in links:
+        assert page.endswith(".html") and page[: -len(".html")] in TOC_PAGES, \
+            f"{notebook.name}: {SITE_URL}{page} is not a page of the book"
+        if page == "book/bibliography.html":
+            assert anchor.startswith("#cite-") and anchor[len("#cite-"):] in BIB_KEYS, \
+                f"{notebook.name}: {anchor!r} is not the anchor of a references.bib entry"
