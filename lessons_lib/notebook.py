@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SourceCode", "show_source", "MarkdownTable", "markdown_table"]
+__all__ = ["SourceCode", "show_source", "MarkdownTable", "markdown_table", "RUN_TIMES", "run_times"]
 
 
 @dataclass(frozen=True)
@@ -192,3 +193,51 @@ def markdown_table(rows, header) -> MarkdownTable:
             raise ValueError(f"row {i} has {len(row)} cells, expected {len(header)} (one per header column)")
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     return MarkdownTable("\n".join(lines) + "\n")
+
+
+#: Measured wall-clock times of the notebooks (``scripts/time_notebooks.py`` writes
+#: the file; the README's table is checked against it).
+RUN_TIMES = Path(__file__).resolve().parent / "run_times.json"
+
+
+def _minutes(seconds) -> str:
+    if seconds is None:
+        return "not measured yet"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def run_times(notebook: str) -> MarkdownTable:
+    """How long a notebook takes in each mode, as measured (not estimated).
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name without ``.ipynb``, e.g. ``"03b_gmm_hmm_digits"``.
+
+    Returns
+    -------
+    MarkdownTable
+        One row per mode: the wall-clock time of a whole run (every cell,
+        under nbval, as CI runs it), the machine and the date of the
+        measurement, read from :data:`RUN_TIMES`.
+
+    Raises
+    ------
+    KeyError
+        If the notebook has no entry in :data:`RUN_TIMES`.
+
+    Examples
+    --------
+    >>> str(run_times("00_getting_started")).startswith("| mode |")
+    True
+    """
+    table = json.loads(RUN_TIMES.read_text())
+    if notebook not in table["notebooks"]:
+        raise KeyError(f"no measured run time for {notebook!r}; known: {sorted(table['notebooks'])}")
+    entry = table["notebooks"][notebook]
+    rows = []
+    for mode in ("quick", "full"):
+        measured = entry.get(mode) or {}
+        rows.append([mode, _minutes(measured.get("seconds")), measured.get("machine", "-"),
+                     measured.get("date", "-")])
+    return markdown_table(rows, header=["mode", "whole notebook", "machine", "measured"])

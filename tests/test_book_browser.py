@@ -271,3 +271,22 @@ def test_notebook_00_audio_math_figures_and_colab(browser, site):
     links = [a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")]
     assert colab in links, f"no Colab launch link {colab}"
     assert not severe_console_errors(browser)
+
+
+# ----------------------------------------------------------------------------- links from the notebooks
+
+
+def test_every_bibliography_entry_has_the_anchor_notebooks_link_to(build):
+    """Notebooks cite with absolute links to book/bibliography.html#cite-<key> (they must work in Colab)."""
+    keys = re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M)
+    page = (HTML / "book" / "bibliography.html").read_text()
+    ids = set(re.findall(r'id="(cite-[^"]+)"', page))
+    missing = [k for k in keys if f"cite-{k.lower()}" not in ids]
+    assert keys and not missing, f"bibliography entries without a #cite-<key> anchor: {missing[:5]}"
+
+
+def test_the_install_cell_is_not_on_the_page(build):
+    """The Colab install cell is tagged remove-cell: it runs in Colab, the HTML does not show it."""
+    for page in notebooks_in_toc():
+        html = (HTML / "notebooks" / f"{page.stem}.html").read_text()
+        assert 'if "google.colab" in sys.modules' not in html.replace("&quot;", '"'), page.name

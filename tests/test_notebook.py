@@ -133,3 +133,21 @@ def test_decorated_functions_show_their_own_source():
     src = show_source(fourier._bit_reversed)  # wrapped in functools.lru_cache
     assert src.code.startswith("@lru_cache") and "def _bit_reversed(n: int)" in src.code
     assert src.qualname == "lessons_lib.fourier._bit_reversed"
+
+
+def test_run_times_read_the_measurements(monkeypatch, tmp_path):
+    import json
+
+    from lessons_lib import notebook
+
+    path = tmp_path / "run_times.json"
+    path.write_text(json.dumps({"notebooks": {"nb": {
+        "quick": {"seconds": 42.4, "machine": "2-core X", "date": "2026-12-01"},
+        "full": {"seconds": 600.0, "machine": "1 GPU", "date": "2026-12-02"}},
+        "other": {"quick": None, "full": None}}}))
+    monkeypatch.setattr(notebook, "RUN_TIMES", path)
+    assert str(notebook.run_times("nb")).splitlines()[2:] == [
+        "| quick | 42 s | 2-core X | 2026-12-01 |", "| full | 10.0 min | 1 GPU | 2026-12-02 |"]
+    assert "| full | not measured yet | - | - |" in str(notebook.run_times("other"))
+    with pytest.raises(KeyError, match="no measured run time for 'missing'"):
+        notebook.run_times("missing")
