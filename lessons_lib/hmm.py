@@ -358,7 +358,10 @@ def forward_scaled(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: n
               P(O \\mid \\lambda) = \\sum_j \\alpha_T(j)
 
     computed as normalised :math:`\\hat\\alpha_t = \\alpha_t / (c_1 \\cdots c_t)`
-    that sum to 1, so :math:`\\log P = \\sum_t \\log c_t`.
+    that sum to 1, where the scale factor :math:`c_t = \\sum_i \\alpha'_t(i)` is
+    the sum of one recursion step applied to :math:`\\hat\\alpha_{t-1}`, so
+    :math:`\\log P = \\sum_t \\log c_t` (Rabiner's tutorial defines the
+    reciprocal, and writes :math:`-\\sum_t \\log c_t`).
 
     Each frame's likelihoods are first divided by their maximum. A state whose
     forward probability falls below about :math:`10^{-308}` of the frame's
@@ -1657,14 +1660,14 @@ class GaussianHMM(_GaussianEmissions):
 class GMMHMM(_GaussianEmissions):
     """HMM with a Gaussian mixture per state, the emission model of classic speech recognisers.
 
-    .. math:: b_j(\\mathbf o) = \\sum_{k=1}^{M} c_{jk}\\, \\mathcal N(\\mathbf o \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk}).
+    .. math:: b_j(\\mathbf o) = \\sum_{k=1}^{K} w_{jk}\\, \\mathcal N(\\mathbf o \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk}).
 
     E-step: the state posterior splits over the components,
-    :math:`\\gamma_t(j, k) = \\gamma_t(j)\\, \\frac{c_{jk} \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk},
+    :math:`\\gamma_t(j, k) = \\gamma_t(j)\\, \\frac{w_{jk} \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk},
     \\boldsymbol\\Sigma_{jk})}{b_j(\\mathbf o_t)}`. M-step (hmmlearn's, priors off by default), with
     :math:`N_{jk} = \\sum_t \\gamma_t(j, k)`:
 
-    .. math:: c_{jk} = \\frac{N_{jk}}{\\sum_k N_{jk}}, \\qquad
+    .. math:: w_{jk} = \\frac{N_{jk}}{\\sum_k N_{jk}}, \\qquad
               \\boldsymbol\\mu_{jk} = \\frac{\\sum_t \\gamma_t(j, k)\\, \\mathbf o_t}{N_{jk}}, \\qquad
               \\boldsymbol\\Sigma_{jk} = \\frac{\\sum_t \\gamma_t(j, k)\\, (\\mathbf o_t - \\boldsymbol\\mu^{\\text{old}}_{jk})
               (\\cdot)^T}{N_{jk}}.
@@ -1680,7 +1683,7 @@ class GMMHMM(_GaussianEmissions):
     n_components : int, default 1
         Number of states :math:`N`.
     n_mix : int, default 1
-        Components per state :math:`M`.
+        Components per state :math:`K`.
     min_covar : float, default 1e-3
     startprob_prior, transmat_prior : float or ndarray, default 1.0
     weights_prior : float or ndarray, default 1.0
@@ -1784,7 +1787,7 @@ class GMMHMM(_GaussianEmissions):
                                            (n, m) + ((d,) if self.covariance_type == "diag" else (d, d))).copy()
 
     def _log_components(self, X) -> np.ndarray:
-        """:math:`\\log c_{jk} + \\log \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk})`, shape (n_samples, N, M)."""
+        """:math:`\\log w_{jk} + \\log \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk})`, shape (n_samples, N, K)."""
         n, m, d = self.means_.shape
         log_densities = _gmm._log_gaussian(X, self.means_.reshape(n * m, d), self._factors(), self.covariance_type)
         return log_densities.reshape(X.shape[0], n, m) + _log(self.weights_)
@@ -1817,7 +1820,7 @@ class GMMHMM(_GaussianEmissions):
         n, m, d = self.means_.shape
         log_components = log_components - logsumexp(log_components, axis=2, keepdims=True)
         with np.errstate(under="ignore"):
-            post = gamma[:, :, None] * np.exp(log_components)  # gamma_t(j, k), shape (T, N, M)
+            post = gamma[:, :, None] * np.exp(log_components)  # gamma_t(j, k), shape (T, N, K)
         stats["post_mix_sum"] += post.sum(axis=0)
         stats["post_sum"] += gamma.sum(axis=0)
         post = post.reshape(X.shape[0], n * m)

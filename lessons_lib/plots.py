@@ -83,13 +83,14 @@ def spectrogram_extent(n_bins: int, n_frames: int, *, sr: int, hop_length: int, 
     if frequency not in _FREQUENCY_AXES:
         raise ValueError(f"frequency must be one of {_FREQUENCY_AXES}, got {frequency!r}")
     if n_fft is None:
-        if frequency == "linear" and n_bins < 2:
-            raise ValueError("n_fft is needed when there is a single frequency bin")
         if not center:
             raise ValueError("n_fft is needed for center=False (frame m is centred on sample m * hop + n_fft / 2)")
-        n_fft = 2 * (n_bins - 1)
-    n_fft = positive_int(n_fft, "n_fft")
-    offset = 0.0 if center else n_fft / 2
+        if frequency == "linear" and n_bins < 2:
+            raise ValueError("n_fft is needed when there is a single frequency bin")
+        n_fft = 2 * (n_bins - 1) if frequency == "linear" else None
+    else:
+        n_fft = positive_int(n_fft, "n_fft")
+    offset = n_fft / 2 if not center else 0.0
     left = (offset - hop_length / 2) / sr
     right = ((n_frames - 1) * hop_length + offset + hop_length / 2) / sr
     if frequency == "linear":

@@ -4,7 +4,9 @@ Reference: hmmlearn 0.3.3. Both libraries start from the same hand-set parameter
 (``init_params=""``), then after 1, 2 and 4 Baum-Welch iterations every parameter
 and ``monitor_.history`` agree at rtol 1e-7, for categorical, Gaussian (diag, full)
 and GMM (diag, full) emissions, on several sequences of different lengths with a
-length-1 sequence among them; with non-default priors (including Dirichlet priors
+length-1 sequence among them; for a flat-started left-to-right word model of speech-sized frames (39
+features) trained one iteration at a time by repeated ``fit`` calls, which also equal one longer ``fit``
+(the chapter's use); with non-default priors (including Dirichlet priors
 below 1, which clip counts at 0) and with ``params`` subsets. score,
 score_samples, predict_proba, decode (viterbi and map), predict, log_frameprob,
 aic, bic and get_stationary_distribution equal hmmlearn's with and without
@@ -241,6 +243,67 @@ def test_baum_welch_without_lengths_equals_hmmlearn(spec):
     theirs.fit(X)
     assert_same_params(ours, theirs, spec)
     assert_same_history(ours, theirs)
+
+
+def word_like_sequences(rng, n_states, n_features, lengths):
+    """Frames that pass through ``n_states`` segments in order, as a spoken word does: segment boundaries at
+    random (not the equal parts a flat start assumes), each segment a two-component mixture with correlated
+    features, one sequence per length."""
+    centres = rng.normal(0.0, 1.0, (n_states, 2, n_features))
+    mixing = np.eye(n_features) + rng.normal(size=(n_features, n_features)) / np.sqrt(n_features)
+    frames = []
+    for n_frames in lengths:
+        cuts = np.sort(rng.choice(np.arange(1, n_frames), n_states - 1, replace=False))
+        states = np.repeat(np.arange(n_states), np.diff(np.r_[0, cuts, n_frames]))
+        components = rng.integers(0, 2, n_frames)
+        frames.append(centres[states, components] + rng.normal(size=(n_frames, n_features)) @ mixing)
+    return np.concatenate(frames)
+
+
+def assert_same_inference(ours, theirs, X, lengths):
+    assert_close(ours.log_frameprob(X), theirs._compute_log_likelihood(X), rtol=1e-10, what="log_frameprob")
+    assert ours.score(X, lengths) == pytest.approx(theirs.score(X, lengths), rel=1e-10)
+    assert_close(ours.predict_proba(X, lengths), theirs.predict_proba(X, lengths), rtol=1e-8, what="predict_proba")
+    log_best, path = ours.decode(X, lengths)
+    ref_log_best, ref_path = theirs.decode(X, lengths)
+    assert log_best == pytest.approx(ref_log_best, rel=1e-10)
+    np.testing.assert_array_equal(path, ref_path)
+
+
+@pytest.mark.parametrize("spec, n_features", [(GAUSS_DIAG, 39), (GAUSS_FULL, 13), (GMM_DIAG, 39), (GMM_FULL, 13)],
+                         ids=["gaussian-diag-39", "gaussian-full-13", "gmm-diag-39", "gmm-full-13"])
+def test_flat_started_word_model_trained_step_by_step_equals_hmmlearn(spec, n_features):
+    """The chapter's use (notebooks/03a_hmm_algorithms.ipynb, section 11): a left-to-right flat start
+    (hmm.flat_start) of speech-sized frames (39 features, or 13 for full covariances) on several sequences,
+    trained by repeated ``fit`` calls with ``n_iter=1`` that continue from the current parameters
+    (``init_params=""``). Inference agrees before and after; after every call every parameter and the
+    log-likelihood equal hmmlearn's; the log-likelihood climbs; the zeros of the topology stay zero; and the
+    steps equal one ``fit`` of as many iterations."""
+    rng = np.random.default_rng([41, n_features, SPECS.index(spec)])
+    lengths = [90, 75, 120, 82, 101, 68]
+    X = word_like_sequences(rng, 5, n_features, lengths)
+    start = hmm.flat_start(X, lengths, 5, 2 if spec[0] == "gmm" else 1, covariance_type=spec[1], self_loop=0.8,
+                           random_state=0)
+    if spec[0] == "gaussian":  # one component: GaussianHMM's shapes
+        start = {"startprob_": start["startprob_"], "transmat_": start["transmat_"],
+                 "means_": start["means_"][:, 0], "covars_": start["covars_"][:, 0]}
+    ours, theirs = make_pair(spec, start, n_iter=1)
+    with threadpool_limits(limits=1):  # hmmlearn's GMMHMM runs k-means (OpenMP) in every fit
+        assert_same_inference(ours, theirs, X, lengths)
+        history = []
+        for _ in range(4):
+            ours.fit(X, lengths)
+            theirs.fit(X, lengths)
+            assert_same_params(ours, theirs, spec)
+            assert_same_history(ours, theirs, rtol=RTOL)  # 39-D mixtures: rounding drifts past 1e-9
+            history += ours.monitor_.history
+        assert_same_inference(ours, theirs, X, lengths)
+    assert np.all(np.diff(history) > 0)
+    np.testing.assert_array_equal(ours.transmat_[start["transmat_"] == 0], 0.0)
+    once = build(hmm, spec, start, n_iter=4, tol=-np.inf).fit(X, lengths)
+    np.testing.assert_allclose(once.monitor_.history, history, rtol=1e-12)
+    for name in start:
+        assert_close(getattr(once, name), getattr(ours, name), rtol=1e-12, what=f"{name}: one fit vs steps")
 
 
 PRIOR_CASES = [

@@ -43,6 +43,11 @@ def test_uncentred_frames_and_index_rows():
     np.testing.assert_allclose(rows, np.arange(13), atol=1e-12)
 
 
+def test_index_rows_need_no_n_fft_even_for_a_single_row():
+    # a one-row strip (e.g. a state path drawn under a spectrogram)
+    assert plots.spectrogram_extent(1, 3, sr=8000, hop_length=80, frequency="index") == (-0.005, 0.025, -0.5, 0.5)
+
+
 def test_show_spectrogram_draws_on_that_extent():
     fig, ax = plt.subplots()
     S = np.random.default_rng(1).normal(size=(40, 30))
