@@ -2,7 +2,7 @@
 
 The classic speech front end:
 
-1. pre-emphasis, :math:`x'[n] = x[n] - \\alpha x[n-1]`, tilts the spectrum up so
+1. pre-emphasis, :math:`y[n] = x[n] - \\alpha_\\text{pre} x[n-1]`, tilts the spectrum up so
    the weak high formants count as much as the strong low ones;
 2. a log-mel spectrogram (:mod:`lessons_lib.mel`, :mod:`lessons_lib.spectral`);
 3. a DCT-II over the mel axis, whose first coefficients summarise the smooth
@@ -12,7 +12,7 @@ The classic speech front end:
 5. cepstral mean and variance normalisation per utterance, which removes a
    fixed channel (microphone) colouring.
 
-13 MFCCs (:math:`c_0` included, standing in for the frame's energy) plus 13
+13 MFCCs (:math:`C[0, m]` included, standing in for the frame's loudness) plus 13
 deltas plus 13 delta-deltas make the 39 numbers per 10 ms frame that GMM-HMM
 recognisers have used for decades.
 
@@ -33,13 +33,13 @@ __all__ = ["preemphasis", "dct_matrix", "mfcc", "delta", "cmvn", "mfcc_features"
 
 
 def preemphasis(y: np.ndarray, coef: float = 0.97) -> np.ndarray:
-    """First-order high-pass filter :math:`y'[n] = y[n] - \\alpha\\, y[n-1]`, with :math:`y'[0] = y[0]`.
+    """First-order high-pass filter :math:`y[n] = x[n] - \\alpha_\\text{pre}\\, x[n-1]`, with :math:`y[0] = x[0]`.
 
     Parameters
     ----------
     y : ndarray of float, shape (n_samples,)
     coef : float, default 0.97
-        :math:`\\alpha`, in ``[0, 1)``; 0 returns a copy of ``y``.
+        :math:`\\alpha_\\text{pre}`, in ``[0, 1)``; 0 returns a copy of ``y``.
 
     Returns
     -------
@@ -63,17 +63,19 @@ def preemphasis(y: np.ndarray, coef: float = 0.97) -> np.ndarray:
 def dct_matrix(n_out: int, n_in: int, *, norm: str | None = "ortho") -> np.ndarray:
     """The first ``n_out`` rows of the DCT-II matrix of size ``n_in``.
 
-    .. math:: C[k, n] = s_k \\cos\\!\\left(\\frac{\\pi k (2n + 1)}{2N}\\right), \\quad
-              s_0 = \\sqrt{1/N},\\; s_{k>0} = \\sqrt{2/N}\\ \\text{(ortho)}, \\quad s_k = 2\\ \\text{(norm=None)}
+    .. math:: D_{cb} = s_c \\cos\\!\\left(\\frac{\\pi c (2b + 1)}{2N_\\text{mel}}\\right), \\quad
+              s_0 = \\sqrt{1/N_\\text{mel}},\\; s_{c>0} = \\sqrt{2/N_\\text{mel}}\\ \\text{(ortho)}, \\quad
+              s_c = 2\\ \\text{(norm=None)}
 
-    With ``norm="ortho"`` the full matrix is orthogonal, :math:`C C^T = I`.
+    (:math:`N_\\text{mel}` is ``n_in``, the length of the transformed axis.) With
+    ``norm="ortho"`` the full matrix is orthogonal, :math:`\\mathbf{D} \\mathbf{D}^\\top = \\mathbf{I}`.
 
     Parameters
     ----------
     n_out : int
         Rows (coefficients) wanted, ``<= n_in``.
     n_in : int
-        :math:`N`, the length of the transformed axis.
+        :math:`N_\\text{mel}`, the length of the transformed axis.
     norm : {"ortho", None}, default "ortho"
 
     Returns
@@ -108,9 +110,11 @@ def mfcc(*, y: np.ndarray | None = None, sr: int = 22050, S: np.ndarray | None =
          lifter: float = 0, **kwargs) -> np.ndarray:
     """Mel-frequency cepstral coefficients: a DCT-II of the log-mel spectrogram.
 
-    .. math:: c[k, m] = \\sum_{i=0}^{M-1} C[k, i]\\; 10 \\log_{10} S_\\text{mel}[i, m], \\quad k < K
+    .. math:: C[c, m] = \\sum_{b=0}^{N_\\text{mel}-1} D_{cb}\\; 10 \\log_{10} S_\\text{mel}[b, m], \\quad c < N_\\text{mfcc}
 
-    optionally liftered, :math:`c[k] \\leftarrow c[k]\\,(1 + \\tfrac{L}{2}\\sin(\\pi (k+1) / L))`.
+    (:func:`dct_matrix` gives :math:`\\mathbf{D}`), optionally liftered,
+    :math:`C[c, m] \\leftarrow C[c, m]\\,(1 + \\tfrac{\\lambda}{2}\\sin(\\pi (c+1) / \\lambda))` with
+    :math:`\\lambda` = ``lifter``.
 
     Parameters
     ----------
@@ -119,9 +123,9 @@ def mfcc(*, y: np.ndarray | None = None, sr: int = 22050, S: np.ndarray | None =
     S : ndarray, shape (n_mels, n_frames), optional
         A log-power mel spectrogram in dB, instead of ``y``.
     n_mfcc : int, default 20
-        :math:`K`, at most the number of mel bands.
+        :math:`N_\\text{mfcc}`, at most the number of mel bands.
     lifter : float, default 0
-        :math:`L`; 0 means no liftering.
+        :math:`\\lambda`; 0 means no liftering (22 is HTK's default).
     **kwargs
         Passed to :func:`lessons_lib.mel.melspectrogram` (``n_fft``,
         ``hop_length``, ``n_mels``, ``fmin``, ``fmax``, ...).
@@ -350,7 +354,7 @@ def mfcc_features(
     ``n_fft`` the next power of two, ``n_mels`` Slaney mel bands from ``fmin``
     to ``fmax``; then :func:`delta` of order 1 and 2; then, with
     ``normalize``, :func:`cmvn`. For ``n_mfcc=13`` the result has the classic
-    39 columns: :math:`[c_0..c_{12}, \\Delta c_0..\\Delta c_{12}, \\Delta^2 c_0..\\Delta^2 c_{12}]`.
+    39 columns: :math:`[\\mathbf{c}_m, \\Delta \\mathbf{c}_m, \\Delta^2 \\mathbf{c}_m]` for every frame :math:`m`.
 
     Parameters
     ----------

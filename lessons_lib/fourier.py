@@ -2,10 +2,10 @@
 
 The DFT of :math:`N` samples :math:`x[0..N-1]` is
 
-.. math:: X[k] = \\sum_{n=0}^{N-1} x[n]\\, e^{-2\\pi i k n / N}, \\qquad k = 0, \\dots, N-1,
+.. math:: X[k] = \\sum_{n=0}^{N-1} x[n]\\, W_N^{kn}, \\qquad W_N = e^{-2\\pi i / N}, \\qquad k = 0, \\dots, N-1,
 
-a matrix-vector product :math:`X = W x` with :math:`W_{kn} = e^{-2\\pi i k n / N}`
-that costs :math:`O(N^2)`. The fast Fourier transform computes the same numbers
+a matrix-vector product :math:`\\mathbf{X} = \\mathbf{F}_N \\mathbf{x}` with the DFT
+matrix :math:`(\\mathbf{F}_N)_{kn} = W_N^{kn}`, which costs :math:`O(N^2)`. The fast Fourier transform computes the same numbers
 in :math:`O(N \\log N)`: radix-2 Cooley-Tukey when :math:`N` is a power of two,
 and Bluestein's chirp-z algorithm, which rewrites a DFT of any length as a
 convolution that a power-of-two FFT can do, otherwise. No length is excluded.
@@ -36,7 +36,7 @@ def _signal(x, name: str = "x") -> np.ndarray:
 
 
 def dft_matrix(n: int) -> np.ndarray:
-    """The :math:`n \\times n` DFT matrix :math:`W_{kn} = e^{-2\\pi i k n / N}`.
+    """The :math:`N \\times N` DFT matrix :math:`(\\mathbf{F}_N)_{kn} = W_N^{kn} = e^{-2\\pi i k n / N}`.
 
     The exponent is reduced modulo :math:`N` first (:math:`kn \\bmod N`), which
     keeps the angles small and the entries accurate for large :math:`N`.
@@ -49,7 +49,8 @@ def dft_matrix(n: int) -> np.ndarray:
     Returns
     -------
     ndarray of complex128, shape (n, n)
-        Symmetric; :math:`W \\overline{W}^T = N I`, so :math:`W^{-1} = \\overline{W} / N`.
+        Symmetric; :math:`\\mathbf{F}_N \\mathbf{F}_N^{\\mathsf{H}} = N \\mathbf{I}`, so
+        :math:`\\mathbf{F}_N^{-1} = \\mathbf{F}_N^{\\mathsf{H}} / N`.
 
     Examples
     --------
@@ -65,7 +66,7 @@ def dft_matrix(n: int) -> np.ndarray:
 
 
 def dft(x: np.ndarray) -> np.ndarray:
-    """The DFT by the definition, as a matrix product: :math:`X = W x`, :math:`O(N^2)`.
+    """The DFT by the definition, as a matrix product: :math:`\\mathbf{X} = \\mathbf{F}_N \\mathbf{x}`, :math:`O(N^2)`.
 
     Parameters
     ----------
@@ -87,7 +88,7 @@ def dft(x: np.ndarray) -> np.ndarray:
 
 
 def idft(X: np.ndarray) -> np.ndarray:
-    """The inverse DFT by the definition: :math:`x = \\overline{W} X / N`.
+    """The inverse DFT by the definition: :math:`\\mathbf{x} = \\mathbf{F}_N^{\\mathsf{H}} \\mathbf{X} / N`.
 
     .. math:: x[n] = \\frac{1}{N} \\sum_{k=0}^{N-1} X[k]\\, e^{+2\\pi i k n / N}
 

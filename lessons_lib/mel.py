@@ -2,18 +2,20 @@
 
 Listeners judge pitch distances roughly linearly below about 1 kHz and
 logarithmically above. The mel scale maps frequency :math:`f` (Hz) to a
-perceptual pitch :math:`m` (mels) with that shape. Two versions are in use:
+perceptual pitch :math:`\\operatorname{mel}(f)` (mels) with that shape. Two
+versions are in use:
 
 * **HTK** (used by the HTK toolkit and many papers):
-  :math:`m = 2595 \\log_{10}(1 + f / 700)`.
+  :math:`\\operatorname{mel}(f) = 2595 \\log_{10}(1 + f / 700)`.
 * **Slaney** (from Slaney's Auditory Toolbox; librosa's default):
-  linear below 1 kHz, :math:`m = 3f/200`, and logarithmic above,
-  :math:`m = 15 + 27 \\ln(f / 1000) / \\ln 6.4`.
+  linear below 1 kHz, :math:`\\operatorname{mel}(f) = 3f/200`, and logarithmic above,
+  :math:`\\operatorname{mel}(f) = 15 + 27 \\ln(f / 1000) / \\ln 6.4`.
 
 A mel filterbank is a set of triangular filters whose centres are equally
 spaced in mels; multiplying it with a power spectrogram pools the FFT bins into
-:math:`M` perceptual bands. Everything here matches librosa's functions of the
-same names, argument for argument.
+:math:`N_\\text{mel}` perceptual bands. Everything here matches librosa's
+functions of the same names, argument for argument; the symbols are those of
+``book/notation.md``.
 
 Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
 """
@@ -131,8 +133,8 @@ def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025
     Examples
     --------
     >>> f = mel_frequencies(3, fmin=0.0, fmax=2000.0)
-    >>> f[0], f[2]
-    (np.float64(0.0), np.float64(2000.0))
+    >>> float(f[0]), float(f[2])
+    (0.0, 2000.0)
     >>> bool(np.isclose(hz_to_mel(f[1]), (hz_to_mel(0.0) + hz_to_mel(2000.0)) / 2))  # halfway in mels
     True
     """
@@ -164,15 +166,16 @@ def mel_filterbank(
 ) -> np.ndarray:
     """The matrix of triangular mel filters that turns FFT bins into mel bands.
 
-    With :math:`M + 2` band edges :math:`f_0 < f_1 < \\dots < f_{M+1}` equally
-    spaced in mels between ``fmin`` and ``fmax``, filter :math:`i` rises
-    linearly from 0 at :math:`f_i` to 1 at :math:`f_{i+1}` and falls back to 0
-    at :math:`f_{i+2}`; at FFT bin frequency :math:`\\nu_k`
+    With :math:`N_\\text{mel} + 2` band edges :math:`\\nu_0 < \\nu_1 < \\dots < \\nu_{N_\\text{mel}+1}`
+    equally spaced in mels between ``fmin`` and ``fmax``, the filter of band
+    :math:`b` rises linearly from 0 at :math:`\\nu_b` to 1 at :math:`\\nu_{b+1}`
+    and falls back to 0 at :math:`\\nu_{b+2}`; at FFT bin frequency
+    :math:`f_k = k f_s / N`
 
-    .. math:: H[i, k] = \\max\\!\\left(0, \\min\\!\\left(\\frac{\\nu_k - f_i}{f_{i+1} - f_i},\\;
-              \\frac{f_{i+2} - \\nu_k}{f_{i+2} - f_{i+1}}\\right)\\right).
+    .. math:: H_b[k] = \\max\\!\\left(0, \\min\\!\\left(\\frac{f_k - \\nu_b}{\\nu_{b+1} - \\nu_b},\\;
+              \\frac{\\nu_{b+2} - f_k}{\\nu_{b+2} - \\nu_{b+1}}\\right)\\right).
 
-    With ``norm="slaney"`` each triangle is scaled by :math:`2 / (f_{i+2} - f_i)`
+    With ``norm="slaney"`` each triangle is scaled by :math:`2 / (\\nu_{b+2} - \\nu_b)`
     so that all filters have the same area (equal energy per band).
 
     Parameters
@@ -182,7 +185,7 @@ def mel_filterbank(
     n_fft : int
         FFT size; the filters have ``1 + n_fft // 2`` columns.
     n_mels : int, default 128
-        Number of filters :math:`M`.
+        Number of filters :math:`N_\\text{mel}`.
     fmin : float, default 0.0
         Lowest edge in Hz.
     fmax : float, optional

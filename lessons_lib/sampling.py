@@ -1,8 +1,8 @@
 """Sampling and quantization: from a continuous wave to a list of integers.
 
-A microphone turns pressure into a voltage :math:`x(t)`; an analog-to-digital
-converter keeps its value every :math:`1/f_s` seconds (sampling) and rounds each
-value to one of :math:`2^b` levels (quantization with :math:`b` bits). This
+A microphone turns pressure into a voltage :math:`x_c(t)`; an analog-to-digital
+converter keeps its value every :math:`T_s = 1/f_s` seconds (sampling) and rounds
+each value to one of :math:`2^Q` levels (quantization with :math:`Q` bits). This
 module holds the small tools Chapter 1 uses to see and hear what each step
 costs: pure tones, the frequency a tone above the Nyquist limit aliases to, a
 uniform quantizer and the signal-to-noise ratio it leaves.
@@ -102,26 +102,26 @@ def alias_frequency(freq: float, sr: int) -> float:
 def quantize(x: np.ndarray, bits: int, *, as_int: bool = False) -> np.ndarray:
     """Round samples in ``[-1, 1)`` to a signed ``bits``-bit grid (mid-tread).
 
-    A signed :math:`b`-bit integer takes the :math:`2^b` values
-    :math:`-2^{b-1}, \\dots, 2^{b-1} - 1` (16 bits: -32768..32767; 8 bits:
+    A signed :math:`Q`-bit integer takes the :math:`2^Q` values
+    :math:`-2^{Q-1}, \\dots, 2^{Q-1} - 1` (16 bits: -32768..32767; 8 bits:
     -128..127). The quantizer scales, rounds and clips:
 
-    .. math:: q[n] = \\operatorname{clip}\\!\\left(\\operatorname{round}(2^{b-1} x[n]),\\;
-              -2^{b-1},\\; 2^{b-1} - 1\\right), \\qquad \\hat x[n] = q[n] / 2^{b-1}
+    .. math:: q[n] = \\operatorname{clip}\\!\\left(\\operatorname{round}(2^{Q-1} x[n]),\\;
+              -2^{Q-1},\\; 2^{Q-1} - 1\\right), \\qquad x_Q[n] = q[n] / 2^{Q-1}
 
     Parameters
     ----------
     x : ndarray of float, any shape
         Samples, nominally in ``[-1, 1)``; values outside are clipped.
     bits : int
-        Bit depth :math:`b`, 1 to 32.
+        Bit depth :math:`Q`, 1 to 32.
     as_int : bool, default False
-        Return the integers :math:`q` (int64) instead of :math:`\\hat x`.
+        Return the integers :math:`q` (int64) instead of :math:`x_Q`.
 
     Returns
     -------
     ndarray, same shape as ``x``
-        float64 :math:`\\hat x`, or int64 :math:`q` when ``as_int``.
+        float64 :math:`x_Q`, or int64 :math:`q` when ``as_int``.
 
     Raises
     ------
@@ -151,8 +151,8 @@ def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
     .. math:: \\mathrm{SNR} = 10 \\log_{10} \\frac{\\sum_n x[n]^2}{\\sum_n (x[n] - \\hat x[n])^2}
 
-    For a full-scale sine quantized to :math:`b` bits this is close to
-    :math:`6.02\\,b + 1.76` dB.
+    For a full-scale sine quantized to :math:`Q` bits this is close to
+    :math:`6.02\\,Q + 1.76` dB.
 
     Parameters
     ----------

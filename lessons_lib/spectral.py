@@ -6,7 +6,8 @@ overlapping frames, tapers each with a window :math:`w` and transforms it:
 
 .. math:: X[k, m] = \\sum_{n=0}^{N-1} w[n]\\, x[n + mR]\\, e^{-2\\pi i k n / N},
 
-with FFT size :math:`N` (``n_fft``), hop :math:`R` (``hop_length``), frequency
+with FFT size :math:`N` (``n_fft``), window length :math:`N_w` (``win_length``),
+hop :math:`R` (``hop_length``), frequency
 bin :math:`k` and frame :math:`m`. The result has frequency on the first axis
 and time on the second, ``shape (1 + n_fft // 2, n_frames)``, exactly as
 ``librosa.stft`` returns it; every default here is librosa's too, so the
@@ -34,13 +35,13 @@ _BLOCK_BYTES = 1 << 18  # work on about 256 KiB of frames at a time
 def get_window(window, win_length: int) -> np.ndarray:
     """A periodic analysis window of ``win_length`` samples.
 
-    Periodic ("DFT-even") windows repeat seamlessly every :math:`L` samples,
+    Periodic ("DFT-even") windows repeat seamlessly every :math:`N_w` samples,
     which is what overlap-add needs:
 
     .. math::
-        w_\\text{hann}[n] = \\tfrac12 - \\tfrac12 \\cos\\frac{2\\pi n}{L}, \\quad
-        w_\\text{hamming}[n] = 0.54 - 0.46 \\cos\\frac{2\\pi n}{L}, \\quad
-        w_\\text{rect}[n] = 1, \\qquad n = 0, \\dots, L - 1.
+        w_\\text{hann}[n] = \\tfrac12 - \\tfrac12 \\cos\\frac{2\\pi n}{N_w}, \\quad
+        w_\\text{hamming}[n] = 0.54 - 0.46 \\cos\\frac{2\\pi n}{N_w}, \\quad
+        w_\\text{rect}[n] = 1, \\qquad n = 0, \\dots, N_w - 1.
 
     Parameters
     ----------
@@ -48,7 +49,7 @@ def get_window(window, win_length: int) -> np.ndarray:
         A name (``"boxcar"`` and ``"ones"`` mean rectangular), or the window
         itself as an array of length ``win_length``.
     win_length : int
-        :math:`L`, positive.
+        :math:`N_w`, positive.
 
     Returns
     -------
@@ -92,13 +93,13 @@ def _pad_center(w: np.ndarray, size: int) -> np.ndarray:
 def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """Slice a signal into overlapping frames, without copying.
 
-    Frame :math:`m` holds samples :math:`y[mR], \\dots, y[mR + N - 1]`.
+    Frame :math:`m` holds samples :math:`y[mR], \\dots, y[mR + N_w - 1]`.
 
     Parameters
     ----------
     y : ndarray, shape (n_samples,)
     frame_length : int
-        :math:`N` samples per frame.
+        :math:`N_w` samples per frame.
     hop_length : int
         :math:`R` samples between the starts of consecutive frames.
 
@@ -351,9 +352,10 @@ def istft(
 def power_to_db(S: np.ndarray, *, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     """Convert a power spectrogram to decibels.
 
-    .. math:: S_\\text{dB} = 10 \\log_{10} \\max(a_\\min, S) - 10 \\log_{10} \\max(a_\\min, S_\\text{ref}),
+    .. math:: S_\\text{dB} = 10 \\log_{10} \\max(\\epsilon, S) - 10 \\log_{10} \\max(\\epsilon, S_\\text{ref}),
 
-    then, with ``top_db``, floor at :math:`\\max(S_\\text{dB}) - \\text{top\\_db}`.
+    with the floor :math:`\\epsilon` = ``amin``; then, with ``top_db`` (:math:`\\tau`), floor the result at
+    :math:`\\max(S_\\text{dB}) - \\tau`.
 
     Parameters
     ----------
@@ -362,7 +364,7 @@ def power_to_db(S: np.ndarray, *, ref=1.0, amin: float = 1e-10, top_db: float | 
     ref : float or callable, default 1.0
         :math:`S_\\text{ref}`, or a function of ``S`` such as ``np.max``.
     amin : float, default 1e-10
-        Smallest power considered, > 0 (avoids :math:`\\log 0`).
+        :math:`\\epsilon`, the smallest power considered, > 0 (avoids :math:`\\log 0`).
     top_db : float or None, default 80.0
         Dynamic range kept below the peak, >= 0; ``None`` keeps everything.
 
