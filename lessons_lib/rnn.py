@@ -3,7 +3,11 @@
 A recurrent layer reads a sequence one step at a time and keeps a hidden state
 :math:`h_t` that summarises what it has seen:
 
-.. math:: h_t = \\tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}).
+.. math:: h_t = \\tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}),
+
+the course's :math:`\\mathbf h_t = \\tanh(\\mathbf W_{xh} \\mathbf x_t + \\mathbf W_{hh} \\mathbf h_{t-1}
++ \\mathbf b_h)` (``book/notation.md``) with one sequence per row: :math:`\\mathbf W_{xh}` is
+``weight_ih`` and :math:`\\mathbf b_h` is ``bias_ih + bias_hh``.
 
 Backpropagation through time (BPTT) is backpropagation on this loop unrolled:
 the gradient reaching :math:`h_t` is the loss's own gradient at step
@@ -22,7 +26,8 @@ torch's default (``batch_first=False``). The arithmetic is done in the
 inputs' precision: float64 normally (as in the tests against torch), float32
 when every array is float32 (twice as fast, as torch's default).
 
-Chapter: ``notebooks/04b_rnn_bptt_lstm.ipynb``.
+Chapter: ``notebooks/04b_rnn_bptt_lstm.ipynb`` (and ``notebooks/04c_lstm_digits.ipynb``, which runs
+a trained PyTorch LSTM through :func:`from_state_dict` and :func:`lstm_forward`).
 """
 
 from __future__ import annotations
