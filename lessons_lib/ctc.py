@@ -935,6 +935,15 @@ def greedy_decode(log_probs, blank: int = 0) -> list:
     return collapse(log_probs.argmax(axis=1), blank).tolist()
 
 
+def _logaddexp(a: float, b: float) -> float:
+    """:math:`\\log(e^a + e^b)` of two Python floats, as ``np.logaddexp`` computes it (without its per-call cost)."""
+    if a < b:
+        a, b = b, a
+    if b == -math.inf:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
 def prefix_beam_search(log_probs, beam_width: int = 8, blank: int = 0) -> list:
     """Prefix beam search: the most probable labellings, each scored by the sum over its paths.
 
@@ -977,17 +986,17 @@ def prefix_beam_search(log_probs, beam_width: int = 8, blank: int = 0) -> list:
     beam_width = positive_int(beam_width, "beam_width")
     T, C = log_probs.shape
     labels = [k for k in range(C) if k != blank]
-    beams = {(): (0.0, -np.inf)}  # prefix -> (log p_b, log p_nb)
+    beams = {(): (0.0, -math.inf)}  # prefix -> (log p_b, log p_nb)
     for t in range(T):
-        frame = log_probs[t]
+        frame = log_probs[t].tolist()  # Python floats: a search over few prefixes is cheaper without NumPy
         grown: dict = {}
 
-        def add(prefix, log_b=-np.inf, log_nb=-np.inf):
-            old_b, old_nb = grown.get(prefix, (-np.inf, -np.inf))
-            grown[prefix] = (np.logaddexp(old_b, log_b), np.logaddexp(old_nb, log_nb))
+        def add(prefix, log_b=-math.inf, log_nb=-math.inf):
+            old_b, old_nb = grown.get(prefix, (-math.inf, -math.inf))
+            grown[prefix] = (_logaddexp(old_b, log_b), _logaddexp(old_nb, log_nb))
 
         for prefix, (log_b, log_nb) in beams.items():
-            log_total = np.logaddexp(log_b, log_nb)
+            log_total = _logaddexp(log_b, log_nb)
             add(prefix, log_b=log_total + frame[blank])                 # a blank: prefix unchanged
             if prefix:
                 add(prefix, log_nb=log_nb + frame[prefix[-1]])          # the last label repeated: merged
@@ -996,9 +1005,9 @@ def prefix_beam_search(log_probs, beam_width: int = 8, blank: int = 0) -> list:
                     add(prefix + (k,), log_nb=log_b + frame[k])         # a repeat needs a blank between
                 else:
                     add(prefix + (k,), log_nb=log_total + frame[k])
-        scored = sorted(grown.items(), key=lambda item: -np.logaddexp(*item[1]))
+        scored = sorted(grown.items(), key=lambda item: -_logaddexp(*item[1]))
         beams = dict(scored[:beam_width])
-    scored = [(prefix, float(np.logaddexp(*scores))) for prefix, scores in beams.items()]
+    scored = [(prefix, _logaddexp(*scores)) for prefix, scores in beams.items()]
     return [(prefix, log_p) for prefix, log_p in scored if log_p > -np.inf]  # drop impossible labellings
 
 
