@@ -278,7 +278,7 @@ def melspectrogram(
 ) -> np.ndarray:
     """Mel spectrogram: the filterbank applied to a power spectrogram.
 
-    .. math:: S_\\text{mel}[i, m] = \\sum_k H[i, k]\\, |X[k, m]|^p
+    .. math:: S_\\text{mel}[b, m] = \\sum_k H_b[k]\\, |X[k, m]|^p
 
     Parameters
     ----------
@@ -328,6 +328,8 @@ def melspectrogram(
         S = finite_array(S, "S", allow_complex=False)
         if S.ndim != 2 or S.shape[0] != 1 + n_fft // 2:
             raise ValueError(f"S must have shape (1 + n_fft // 2, n_frames) = ({1 + n_fft // 2}, ...), got {S.shape}")
-    # float32 filters, as librosa's default; the product takes the precision of S.
+    # float32 filters, as librosa's default; the product takes the precision of S. The filters are
+    # converted to S's dtype first (exact for float32 -> float64): a product of mixed dtypes does not
+    # reach BLAS and is about 100 times slower.
     H = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
-    return H @ S
+    return H.astype(np.result_type(H, S), copy=False) @ S
