@@ -21,6 +21,7 @@ Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
 
 from __future__ import annotations
 
+import functools
 from math import factorial
 
 import numpy as np
@@ -188,6 +189,29 @@ def _derivative_rows(positions: np.ndarray, degree: int, order: int) -> np.ndarr
     return rows
 
 
+@functools.lru_cache(maxsize=32)
+def _savgol_rows(width: int, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weights :func:`delta` applies: interior (width,), first and last frames (half, width) each.
+
+    A polynomial of degree ``order`` (as librosa fits) is fitted by least squares to positions
+    -h..h and differentiated at 0 (interior), or fitted to positions 0..width-1 of the first
+    (last) window and differentiated at the edge frames. Cached and read-only: a corpus calls
+    :func:`delta` thousands of times with the same two or three (width, order).
+    """
+    half = width // 2
+    degree = order
+    centred = np.arange(-half, half + 1)
+    fit = np.linalg.pinv(centred[:, None].astype(np.float64) ** np.arange(degree + 1))  # (degree+1, width)
+    interior = (_derivative_rows(np.array([0]), degree, order) @ fit)[0]
+    positions = np.arange(width)
+    edge_fit = np.linalg.pinv(positions[:, None].astype(np.float64) ** np.arange(degree + 1))
+    start = _derivative_rows(positions[:half], degree, order) @ edge_fit
+    end = _derivative_rows(positions[width - half:], degree, order) @ edge_fit
+    for array in (interior, start, end):
+        array.flags.writeable = False
+    return interior, start, end
+
+
 def delta(data: np.ndarray, *, width: int = 9, order: int = 1, axis: int = -1) -> np.ndarray:
     """Local derivative along time by least-squares polynomial fits (Savitzky-Golay).
 
@@ -232,21 +256,10 @@ def delta(data: np.ndarray, *, width: int = 9, order: int = 1, axis: int = -1) -
     x = np.moveaxis(data, axis, -1).astype(np.float64, copy=False)
     width, order = _check_delta_args(x.shape[-1], width, order)
     half = width // 2
-    degree = order  # librosa fits a polynomial of the same degree as the derivative
-
-    # Interior: fit on positions -h..h, differentiate at 0.
-    centred = np.arange(-half, half + 1)
-    fit = np.linalg.pinv(centred[:, None].astype(np.float64) ** np.arange(degree + 1))  # (degree+1, width)
-    interior = (_derivative_rows(np.array([0]), degree, order) @ fit)[0]  # (width,)
+    interior, start, end = _savgol_rows(width, order)
     out = np.empty_like(x)
     windows = np.lib.stride_tricks.sliding_window_view(x, width, axis=-1)  # (..., T - width + 1, width)
     out[..., half:x.shape[-1] - half] = windows @ interior
-
-    # Edges: fit on positions 0..width-1 of the first (last) window, differentiate at the edge frames.
-    positions = np.arange(width)
-    edge_fit = np.linalg.pinv(positions[:, None].astype(np.float64) ** np.arange(degree + 1))
-    start = _derivative_rows(positions[:half], degree, order) @ edge_fit  # (half, width)
-    end = _derivative_rows(positions[width - half:], degree, order) @ edge_fit
     out[..., :half] = x[..., :width] @ start.T
     out[..., x.shape[-1] - half:] = x[..., -width:] @ end.T
     return np.moveaxis(out, -1, axis).astype(data.dtype, copy=False)

@@ -22,6 +22,7 @@ Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -331,5 +332,13 @@ def melspectrogram(
     # float32 filters, as librosa's default; the product takes the precision of S. The filters are
     # converted to S's dtype first (exact for float32 -> float64): a product of mixed dtypes does not
     # reach BLAS and is about 100 times slower.
-    H = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
-    return H.astype(np.result_type(H, S), copy=False) @ S
+    H = _filterbank_for(sr, n_fft, n_mels, fmin, fmax, htk, norm, np.result_type(np.float32, S).str)
+    return H @ S
+
+
+@functools.lru_cache(maxsize=16)
+def _filterbank_for(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype) -> np.ndarray:
+    """:func:`mel_filterbank` in ``dtype``, cached and read-only: a corpus asks for the same one thousands of times."""
+    H = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm).astype(dtype)
+    H.flags.writeable = False
+    return H
