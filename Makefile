@@ -5,6 +5,12 @@
 #   make test   run every test: unit tests, doctests, the notebooks (nbval) and
 #               the browser check of the built book
 #
+# and one that CI does not run (it takes long):
+#
+#   make test-floors  the same tests, less the browser check, in a second
+#               environment (.venv-floors) that holds the LOWER BOUNDS of
+#               requirements.txt (see scripts/floors.py)
+#
 # Set-up: a virtual environment in .venv with torch 2.13.0 (CPU) installed first
 # and everything else pinned by constraints.txt; MathJax from npm into
 # _assets/mathjax (so math renders offline); for `make test`, Debian's chromium.
@@ -18,11 +24,16 @@ TORCH  ?= torch==2.13.0
 TORCH_INDEX ?=
 MATHJAX_FILES := tex-chtml.js a11y adaptors input output sre ui
 
-.PHONY: help book test venv mathjax chromium benchmarks clean distclean
+# The floors environment: requirements.txt's lower bounds, torch as above.
+FLOORS_VENV ?= .venv-floors
+FLOORS_BIN  := $(FLOORS_VENV)/bin
+
+.PHONY: help book test test-floors venv venv-floors mathjax chromium benchmarks clean distclean
 
 help:
 	@echo "make book        build the book into _build/html"
 	@echo "make test        run every test (unit, doctest, notebooks, browser)"
+	@echo "make test-floors run the tests with the oldest supported versions (long; not in CI)"
 	@echo "make benchmarks  time lessons_lib against the reference libraries"
 	@echo "make clean       remove build outputs (keeps .venv)"
 
@@ -55,6 +66,32 @@ book: venv mathjax
 test: venv mathjax chromium
 	$(BIN)/python -m pytest
 
+# Set up from nothing like $(VENV), but every course requirement at its declared
+# lower bound (`>=X` in requirements.txt becomes `==X`); torch and the test tools
+# keep their constraints.txt pins. The last step fails unless pip installed
+# exactly the floors.
+$(FLOORS_VENV)/.installed: scripts/floors.py pyproject.toml requirements.txt requirements-dev.txt constraints.txt
+	test -x $(FLOORS_BIN)/python || $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_BIN)/python -m pip install --quiet --upgrade pip
+	$(FLOORS_BIN)/python scripts/floors.py > $(FLOORS_VENV)/floors.txt
+	$(FLOORS_BIN)/python -m pip install --quiet -c $(FLOORS_VENV)/floors.txt $(TORCH_INDEX) "$(TORCH)"
+	$(FLOORS_BIN)/python -m pip install --quiet -c $(FLOORS_VENV)/floors.txt -r requirements-dev.txt -e .
+	$(FLOORS_BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(FLOORS_BIN)/python scripts/floors.py --check
+	touch $@
+
+venv-floors: $(FLOORS_VENV)/.installed
+
+# Unit tests and doctests first (minutes), then the notebooks (long), which run
+# even when a unit test failed; the target fails if either did. The browser
+# check of the built book is left out: the book is built with .venv.
+# LESSONS_BOOK_CACHE=off: these runs must not fill the book's execution cache.
+FLOORS_PYTEST := LESSONS_BOOK_CACHE=off $(FLOORS_BIN)/python -m pytest -m "not browser" --ignore=tests/test_book_browser.py
+
+test-floors: venv-floors
+	$(FLOORS_PYTEST) lessons_lib tests; unit=$$?; \
+	$(FLOORS_PYTEST) notebooks && test $$unit -eq 0
+
 benchmarks: venv
 	$(BIN)/python -m benchmarks
 
@@ -62,4 +99,4 @@ clean:
 	rm -rf _build .pytest_cache .hypothesis
 
 distclean: clean
-	rm -rf $(VENV) node_modules _assets/mathjax
+	rm -rf $(VENV) $(FLOORS_VENV) node_modules _assets/mathjax

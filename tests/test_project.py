@@ -142,3 +142,36 @@ def test_notebook_links_work_in_colab_and_in_the_book(notebook):
         if page == "book/bibliography.html":
             assert anchor.startswith("#cite-") and anchor[len("#cite-"):] in BIB_KEYS, \
                 f"{notebook.name}: {anchor!r} is not the anchor of a references.bib entry"
+
+
+def test_every_notebook_has_measured_run_times_and_the_readme_shows_them():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "scripts" / "time_notebooks.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    table = json.loads((ROOT / "lessons_lib" / "run_times.json").read_text())
+    assert sorted(table["notebooks"]) == [nb.stem for nb in NOTEBOOKS], \
+        "lessons_lib/run_times.json needs one entry per notebook (scripts/time_notebooks.py)"
+    for name, entry in table["notebooks"].items():
+        assert entry["quick"] is not None, f"{name}: quick mode was never measured (scripts/time_notebooks.py)"
+        for measured in filter(None, entry.values()):
+            assert measured["seconds"] > 0 and measured["machine"] and measured["date"]
+    assert script.readme_table(table) in README, \
+        "the README's run-time table differs from lessons_lib/run_times.json: paste `scripts/time_notebooks.py --readme`"
+
+
+def test_the_floors_environment_is_requirements_txt_with_each_bound_made_exact():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("floors", ROOT / "scripts" / "floors.py")
+    floors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floors)
+    wanted = floors.floors()
+    pins = {name_of(k): v for k, v in (line.split("==") for line in requirement_lines(ROOT / "constraints.txt"))}
+    for requirement in requirement_lines(ROOT / "requirements.txt"):
+        name = name_of(requirement)
+        expected = pins[name] if name == "torch" else requirement.split(">=")[1]
+        assert wanted[name] == expected, (name, wanted[name], expected)
+    assert wanted["pytest"] == pins["pytest"], "the test tools keep their pins"
+    assert "test-floors:" in (ROOT / "Makefile").read_text()
