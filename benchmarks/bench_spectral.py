@@ -22,6 +22,24 @@ def _close32(ours, reference):
     assert_close(ours, reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
 
 
+def _recording():
+    """One second of float64 audio: the size of an FSDD recording, as the chapters pass them one by one."""
+    rng = np.random.default_rng(2)
+    return {"y": 0.1 * rng.standard_normal(SR)}
+
+
+def _librosa_39(y):
+    """The same 39-dim frames from librosa: pre-emphasis, MFCC, deltas, per-utterance CMVN."""
+    M = librosa.feature.mfcc(y=librosa.effects.preemphasis(y, coef=0.97, zi=0.0), sr=SR, n_mfcc=13, n_mels=26,
+                             fmin=20.0, fmax=SR / 2, window="hann", **SPEECH)
+    X = np.vstack([M, librosa.feature.delta(M), librosa.feature.delta(M, order=2)]).T
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def _close64(ours, reference):
+    assert_close(ours, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+
+
 def _spectrogram():
     y = _audio()["y"]
     return {"S": librosa.stft(y, **SPEECH)}
@@ -46,4 +64,6 @@ CASES = [
          lambda y: librosa.feature.mfcc(y=y, sr=SR, n_mfcc=13, n_mels=26, **SPEECH), _close32),
     Case("features.delta, (13, 6000) frames, width 9", lambda: {"M": np.random.default_rng(1).standard_normal((13, 6000))},
          lambda M: features.delta(M), lambda M: librosa.feature.delta(M)),
+    Case("features.mfcc_features, one 1 s recording (float64), 39-dim frames", _recording,
+         lambda y: features.mfcc_features(y, SR), _librosa_39, _close64),
 ]
