@@ -22,6 +22,7 @@ module              what it holds (chapter)
 ``nn``              softmax, losses, entropy and KL, an MLP with hand-written gradients (4)
 ``rnn``             Elman RNN, LSTM, GRU forward and backward through time, clipping (4)
 ``ctc``             CTC paths, loss and gradient, greedy and beam decoding, alignment, error rates (5)
+``train``           helpers for training networks: batches of recordings of similar length (4, 5)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package
