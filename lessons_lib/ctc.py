@@ -25,8 +25,9 @@ respect to the logits, written out from the single-sequence recursions; and
 :func:`ctc_loss_torch`, batched over sequences with a Python loop over time
 only, differentiable, used to train the recogniser on CPU or GPU.
 Decoding: :func:`greedy_decode` (best path) and :func:`prefix_beam_search`;
-alignment: :func:`forced_align` (Viterbi over the CTC trellis); and the error
-rates of the recogniser: :func:`edit_distance`, :func:`error_rate`.
+alignment: :func:`forced_align` (Viterbi over the CTC trellis). The error
+rates that score the recogniser are in :mod:`lessons_lib.metrics`
+(:func:`~lessons_lib.metrics.edit_distance`, :func:`~lessons_lib.metrics.error_rate`).
 
 Shapes: single-sequence functions take ``log_probs`` of shape ``(T, C)``
 (time first, as the frames of every other chapter) and a 1-D integer target.
@@ -38,7 +39,6 @@ decoding) and ``notebooks/05b_ctc_digits.ipynb`` (the connected-digit recogniser
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -62,8 +62,6 @@ __all__ = [
     "prefix_beam_search",
     "forced_align",
     "path_segments",
-    "edit_distance",
-    "error_rate",
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -1099,89 +1097,3 @@ def path_segments(path, blank: int = 0) -> list:
     starts = np.flatnonzero(np.concatenate(([True], path[1:] != path[:-1])))
     ends = np.append(starts[1:], path.size)
     return [(int(path[a]), int(a), int(b)) for a, b in zip(starts, ends) if path[a] != blank]
-
-
-# --------------------------------------------------------------------------- error rates
-
-
-def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
-    """The Levenshtein distance: fewest substitutions, deletions and insertions turning one sequence into the other.
-
-    .. math:: D_{i,j} = \\min(D_{i-1,j} + 1,\\ D_{i,j-1} + 1,\\ D_{i-1,j-1} + [r_i \\ne h_j])
-
-    One row of the table at a time; the insertions along a row are a running
-    minimum, :math:`D_{i,j} = \\min_{j' \\le j} (E_{i,j'} + j - j')`, so each
-    row is a few vectorised NumPy calls.
-
-    Parameters
-    ----------
-    reference, hypothesis : sequence
-        Token sequences (lists of ints or words; a string is a sequence of characters).
-
-    Returns
-    -------
-    int
-
-    Examples
-    --------
-    >>> edit_distance([1, 2, 3, 4], [1, 3, 4, 4, 5])
-    3
-    """
-    for name, seq in (("reference", reference), ("hypothesis", hypothesis)):
-        if not hasattr(seq, "__len__") or not hasattr(seq, "__iter__"):
-            raise TypeError(f"{name} must be a sequence of tokens (a string is a sequence of characters), "
-                            f"got {type(seq).__name__}")
-    ref, hyp = list(reference), list(hypothesis)
-    if not ref or not hyp:
-        return len(ref) + len(hyp)
-    vocabulary = {token: i for i, token in enumerate(dict.fromkeys(ref + hyp))}
-    r = np.array([vocabulary[token] for token in ref])
-    h = np.array([vocabulary[token] for token in hyp])
-    columns = np.arange(h.size + 1)
-    row = columns.copy()
-    for i in range(1, r.size + 1):
-        best = np.empty_like(row)
-        best[0] = i
-        best[1:] = np.minimum(row[1:] + 1, row[:-1] + (h != r[i - 1]))   # deletion, substitution/match
-        row = np.minimum.accumulate(best - columns) + columns            # insertions
-    return int(row[-1])
-
-
-def error_rate(references, hypotheses) -> float:
-    """Token error rate of a test set: total edit distance over total reference length.
-
-    .. math:: \\text{ER} = \\frac{\\sum_u \\text{edits}(r_u, h_u)}{\\sum_u |r_u|}
-              = \\frac{S + D + I}{N}
-
-    With digits as tokens this is the digit error rate; with words, the WER
-    (``jiwer.wer`` on the space-joined tokens gives the same number). It can
-    exceed 1 when the hypotheses insert many tokens.
-
-    Parameters
-    ----------
-    references, hypotheses : sequence of sequences
-        One token sequence per utterance, in the same order.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If the lists differ in length or every reference is empty.
-
-    Examples
-    --------
-    >>> error_rate([[1, 2, 3], [4, 5]], [[1, 2, 3], [4]])
-    0.2
-    """
-    references, hypotheses = list(references), list(hypotheses)
-    if len(references) != len(hypotheses):
-        raise ValueError(
-            f"references and hypotheses must have the same length, got {len(references)} and {len(hypotheses)}"
-        )
-    n_tokens = sum(len(r) for r in references)
-    if n_tokens == 0:
-        raise ValueError("references are all empty: the error rate is undefined")
-    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / n_tokens
