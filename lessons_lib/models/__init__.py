@@ -1,0 +1,23 @@
+"""Torch models of the deep-learning chapters, one module per model family.
+
+==================  =====================================================
+module              what it holds (chapter)
+==================  =====================================================
+``layers``          layers shared by several families: causal and dilated
+                    convolution, masked convolution, the gated residual
+                    unit, attention (6, 7)
+``frontend``        ``LogMel``: Chapter 1's log-mel spectrogram as a batched,
+                    differentiable ``nn.Module`` (1; the front end of 6, 7)
+``recurrent``       recurrent networks on feature frames: the LSTM digit
+                    classifier (4) and the BiLSTM-CTC recogniser (5)
+==================  =====================================================
+
+Models hold no device code and no training code: ``lessons_lib.train.fit``
+moves batches to the device and runs the optimisation, and a recipe in
+``lessons_lib.recipes`` combines a model, its data and its loss. Tensors are
+``(batch, channels, time)`` for convolutional models and, as in PyTorch's
+recurrent layers, ``(time, batch, features)`` for the recurrent ones; each
+``forward`` says which.
+
+Chapter: ``notebooks/04c_lstm_digits.ipynb`` (first used); Chapters 6 and 7.
+"""
