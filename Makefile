@@ -28,12 +28,13 @@ MATHJAX_FILES := tex-chtml.js a11y adaptors input output sre ui
 FLOORS_VENV ?= .venv-floors
 FLOORS_BIN  := $(FLOORS_VENV)/bin
 
-.PHONY: help book test test-floors venv venv-floors mathjax chromium benchmarks clean distclean
+.PHONY: help book test test-floors full venv venv-floors mathjax chromium benchmarks clean distclean
 
 help:
 	@echo "make book        build the book into _build/html"
 	@echo "make test        run every test (unit, doctest, notebooks, browser)"
 	@echo "make test-floors run the tests with the oldest supported versions (long; not in CI)"
+	@echo "make full        train every recipe in full mode on this machine's GPU; results/full-<device>.json"
 	@echo "make benchmarks  time lessons_lib against the reference libraries"
 	@echo "make clean       remove build outputs (keeps .venv)"
 
@@ -61,7 +62,7 @@ chromium:
 	bash scripts/install_chromium.sh
 
 book: venv mathjax
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 test: venv mathjax chromium
 	$(BIN)/python -m pytest
@@ -94,6 +95,26 @@ test-floors: venv-floors
 
 benchmarks: venv
 	$(BIN)/python -m benchmarks
+
+# Full mode: the recipes of lessons_lib/recipes in their full configuration, one
+# after another, on the GPU this machine has (python -m lessons_lib.train), each
+# stopped after the epoch that would overrun FULL_BUDGET minutes; what each run
+# measured goes into results/full-<device>.json with the hardware and versions.
+#   make full RECIPES=5                      one chapter (or RECIPES="lstm_digits")
+#   make full FULL_PYTHON=python3            a GPU machine's own Python (torch, numpy,
+#                                            safetensors, tqdm; soundfile optional)
+#   make full FULL_ARGS="--device cpu --set epochs=1" FULL_RESULTS=/tmp/proof/
+#                                            prove the command on a CPU
+# Several GPUs: torchrun --nproc_per_node=K -m lessons_lib.train all --mode full
+FULL_PYTHON  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+RECIPES      ?= all
+FULL_BUDGET  ?= 8
+FULL_RESULTS ?= results/
+FULL_ARGS    ?=
+
+full:
+	PYTHONPATH=$(CURDIR) $(FULL_PYTHON) -m lessons_lib.train $(RECIPES) --mode full \
+		--time-budget $(FULL_BUDGET) --results $(FULL_RESULTS) --no-progress $(FULL_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -26,6 +26,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+
+# Progress bars of lessons_lib.train.fit stay out of the test logs and out of the
+# notebook outputs stored for the book (tqdm reads TQDM_DISABLE; kernels inherit it).
+os.environ.setdefault("TQDM_DISABLE", "1")
 BOOK_CACHE = ROOT / "_build" / ".jupyter_cache"
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")

@@ -21,8 +21,15 @@ module              what it holds (chapter)
 ``hmm``             forward, backward, Viterbi, Baum-Welch; HMM classes (3)
 ``nn``              softmax, losses, entropy and KL, an MLP with hand-written gradients (4)
 ``rnn``             Elman RNN, LSTM, GRU forward and backward through time, clipping (4)
-``ctc``             CTC paths, loss and gradient, greedy and beam decoding, alignment, error rates (5)
-``train``           helpers for training networks: batches of recordings of similar length (4, 5)
+``ctc``             CTC paths, loss and gradient, greedy and beam decoding, alignment (5)
+``metrics``         accuracy, confusion matrix, edit distance, error rates (3-5)
+``train``           one training loop, ``fit``, for every network; batches of similar length,
+                    padding, ``predict``; the recipes' command line (4-7)
+``checkpoint``      checkpoints that survive a crash: safetensors tensors, JSON state,
+                    atomic writes (4-7)
+``models``          subpackage: torch models, one module per model family, and shared layers (4-7)
+``recipes``         subpackage: one module per trained model (data, model, loss, quick and full
+                    configs), run by notebooks and by ``python -m lessons_lib.train`` (4-7)
 ==================  =====================================================
 
 Array conventions, followed everywhere in the package

@@ -120,10 +120,36 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return out.astype(y.dtype, copy=False)
 
 
-def _read(path: Path, mono: bool = True) -> tuple[np.ndarray, int]:
-    """Decode ``path`` (known to exist) into float32 samples; no other checks."""
-    import soundfile as sf
+def _read_wav(path: Path, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Decode a 16-bit PCM WAV file with the standard library (for machines without soundfile)."""
+    import wave
 
+    try:
+        with wave.open(str(path), "rb") as f:
+            if f.getsampwidth() != 2:
+                raise ValueError(f"could not decode {path}: without soundfile only 16-bit PCM WAV is read")
+            channels, sr = f.getnchannels(), f.getframerate()
+            q = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").reshape(-1, channels)
+    except (wave.Error, EOFError) as err:
+        raise ValueError(f"could not decode {path} as audio: {err}") from err
+    data = q.astype(np.float32) / np.float32(32768)
+    if channels == 1:
+        return np.ascontiguousarray(data[:, 0]), sr
+    if mono:
+        return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)), sr
+    return np.ascontiguousarray(data.T), sr
+
+
+def _read(path: Path, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Decode ``path`` (known to exist) into float32 samples; no other checks.
+
+    soundfile decodes; where it is not installed (a GPU machine with only torch and
+    NumPy), 16-bit PCM WAV files such as FSDD's are read with the standard library.
+    """
+    try:
+        import soundfile as sf
+    except ImportError:
+        return _read_wav(path, mono)
     try:
         data, sr = sf.read(str(path), dtype="float32")
     except (RuntimeError, sf.LibsndfileError) as err:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SourceCode", "show_source", "MarkdownTable", "markdown_table", "RUN_TIMES", "run_times"]
+__all__ = ["SourceCode", "show_source", "MarkdownTable", "markdown_table", "RUN_TIMES", "run_times", "records_dir",
+           "record", "read_records", "results_markdown"]
 
 
 @dataclass(frozen=True)
@@ -241,3 +243,172 @@ def run_times(notebook: str) -> MarkdownTable:
         rows.append([mode, _minutes(measured.get("seconds")), measured.get("machine", "-"),
                      measured.get("date", "-")])
     return markdown_table(rows, header=["mode", "whole notebook", "machine", "measured"])
+
+
+def records_dir() -> Path:
+    """Where :func:`record` writes: ``LESSONS_RECORDS`` if set, else ``_build/records`` of the checkout.
+
+    Outside a checkout of the course (e.g. ``pip install`` in Colab) the default is
+    ``~/.cache/lessons_lib/records`` (or under ``XDG_CACHE_HOME``).
+
+    Examples
+    --------
+    >>> records_dir().name
+    'records'
+    """
+    if os.environ.get("LESSONS_RECORDS"):
+        return Path(os.environ["LESSONS_RECORDS"])
+    root = Path(__file__).resolve().parent.parent
+    if (root / "_toc.yml").is_file():
+        return root / "_build" / "records"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lessons_lib" / "records"
+
+
+def record(notebook: str, name: str, value):
+    """Note a headline number of a notebook run, for the book's Results page; returns ``value``.
+
+    The numbers of one notebook are kept in ``records_dir() / f"{notebook}.json"``
+    with the mode they were computed in (:func:`lessons_lib.config.mode`) and the
+    date. The Results page of the book shows the quick-mode numbers of its build
+    beside the committed full-mode numbers of ``make full``.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name without ``.ipynb``, e.g. ``"04c_lstm_digits"``.
+    name : str
+        What the number is, e.g. ``"test accuracy"``.
+    value : int, float, str or bool
+        A JSON scalar (NumPy scalars are converted).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a scalar, or ``notebook`` or ``name`` is not a string.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> os.environ["LESSONS_RECORDS"] = tempfile.mkdtemp()
+    >>> record("00_getting_started", "answer", 42)
+    42
+    >>> read_records()["00_getting_started"]["records"]
+    {'answer': 42}
+    >>> del os.environ["LESSONS_RECORDS"]
+    """
+    if not isinstance(notebook, str) or not isinstance(name, str):
+        raise TypeError("notebook and name must be strings")
+    stored = value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+    if not isinstance(stored, (int, float, str, bool)):
+        raise TypeError(f"value must be a number, string or bool, got {type(value).__name__}")
+    from .config import mode
+
+    folder = records_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{notebook}.json"
+    entry = json.loads(path.read_text()) if path.is_file() else {}
+    if entry.get("mode") != mode():
+        entry = {}  # numbers of one mode only
+    entry.update(notebook=notebook, mode=mode(), date=_today())
+    entry.setdefault("records", {})[name] = stored
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(entry, indent=1) + "\n")
+    os.replace(temporary, path)
+    return value
+
+
+def _today() -> str:
+    import datetime
+
+    return datetime.date.today().isoformat()
+
+
+def read_records(folder=None) -> dict:
+    """Every notebook's recorded numbers: ``{notebook: {"mode", "date", "records"}}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> read_records(tempfile.mkdtemp())
+    {}
+    """
+    folder = records_dir() if folder is None else Path(folder)
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def _number(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def results_markdown(results_folder, records=None) -> str:
+    """The Results page's tables: per recipe, its quick-mode numbers beside the committed full-mode ones.
+
+    Parameters
+    ----------
+    results_folder : path
+        Holds ``full-<device>.json`` files written by ``make full``.
+    records : dict, optional
+        As :func:`read_records` returns (default: read them).
+
+    Returns
+    -------
+    str
+        Markdown: one table per chapter with a recipe, and the hardware of every
+        full-mode file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> "not run yet" in results_markdown(tempfile.mkdtemp(), records={})
+    True
+    """
+    from .recipes import RECIPES, get
+
+    records = read_records() if records is None else records
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted(Path(results_folder).glob("full-*.json"))}
+    lines = []
+    for chapter in sorted({c for c, _ in RECIPES.values()}):
+        lines += [f"## Chapter {chapter}", ""]
+        for name, (c, title) in RECIPES.items():
+            if c != chapter:
+                continue
+            recipe = get(name)
+            quick = records.get(recipe.NOTEBOOK, {})
+            quick_numbers = quick.get("records", {}) if quick.get("mode") == "quick" else {}
+            lines += [f"**{title}** (recipe `{name}`)", ""]
+            header = ["number", "quick mode, this build"] + [f"full mode, {run_name.removeprefix('full-')}"
+                                                           for run_name in runs]
+            keys = list(quick_numbers)
+            for run in runs.values():
+                keys += [k for k in run.get("recipes", {}).get(name, {}).get("results", {}) if k not in keys]
+            rows = []
+            for key in keys:
+                row = [key, _number(quick_numbers[key]) if key in quick_numbers else "—"]
+                for run in runs.values():
+                    found = run.get("recipes", {}).get(name, {}).get("results", {})
+                    row.append(_number(found[key]) if key in found else "—")
+                rows.append(row)
+            for label, field in (("epochs", "epochs"), ("training minutes", "train_minutes"),
+                                 ("samples per second", "samples_per_second")):
+                values = [run.get("recipes", {}).get(name, {}).get(field) for run in runs.values()]
+                if any(v is not None for v in values):
+                    rows.append([label, "—"] + [_number(v) if v is not None else "—" for v in values])
+            if not rows:
+                rows = [["(not run yet)", "—"] + ["—"] * len(runs)]
+            lines += [str(markdown_table(rows, header=header)), ""]
+    lines += ["## Where the full-mode numbers were measured", ""]
+    if runs:
+        lines.append(str(markdown_table(
+            [[run_name.removeprefix("full-"), run["hardware"]["device"], run["hardware"]["date"],
+              f"torch {run['hardware']['torch']}" + (f", CUDA {run['hardware']['cuda']}"
+                                                      if run["hardware"].get("cuda") else ""),
+              _number(run.get("time_budget_minutes")) if run.get("time_budget_minutes") else "—"]
+             for run_name, run in runs.items()],
+            header=["file", "device", "date", "versions", "time budget per recipe (min)"])))
+    else:
+        lines.append("No full-mode run has been committed yet: full mode has not run yet on a GPU for this "
+                     "book. `make full` on a GPU writes `results/full-<device>.json`.")
+    return "\n".join(lines) + "\n"

@@ -156,3 +156,26 @@ def test_save_audio_errors(tmp_path):
         save_audio(tmp_path / "x.wav", np.zeros((2, 2)), 8000)
     with pytest.raises(ValueError, match="sr must be a positive int"):
         save_audio(tmp_path / "x.wav", np.zeros(4), 0)
+
+
+def test_wav_is_read_without_soundfile(tmp_path, monkeypatch):
+    """On a machine without soundfile (a bare GPU machine), 16-bit WAV files read to the same samples."""
+    import sys
+
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    mono = rng.integers(-32768, 32768, size=1001).astype(np.int16)
+    stereo = rng.integers(-32768, 32768, size=(501, 2)).astype(np.int16)
+    sf.write(tmp_path / "mono.wav", mono, 8000, subtype="PCM_16")
+    sf.write(tmp_path / "stereo.wav", stereo, 16000, subtype="PCM_16")
+    expected = {(name, m): load_audio(tmp_path / name, mono=m) for name in ("mono.wav", "stereo.wav")
+                for m in (True, False)}
+    sf.write(tmp_path / "float.wav", rng.uniform(-1, 1, 100), 8000, subtype="FLOAT")
+    monkeypatch.setitem(sys.modules, "soundfile", None)  # import soundfile now raises ImportError
+    for (name, m), (y, sr) in expected.items():
+        y2, sr2 = load_audio(tmp_path / name, mono=m)
+        assert sr2 == sr and y2.dtype == np.float32
+        np.testing.assert_array_equal(y2, y)
+    with pytest.raises(ValueError, match="could not decode"):  # a float WAV: only 16-bit PCM without soundfile
+        load_audio(tmp_path / "float.wav")

@@ -290,3 +290,26 @@ def test_the_install_cell_is_not_on_the_page(build):
     for page in notebooks_in_toc():
         html = (HTML / "notebooks" / f"{page.stem}.html").read_text()
         assert 'if "google.colab" in sys.modules' not in html.replace("&quot;", '"'), page.name
+
+
+def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
+    """The Results page (filled in by _ext/results_page.py, read after every notebook) has each recipe's
+    quick-mode headline numbers, as the notebooks recorded them in this build."""
+    import json
+
+    from lessons_lib.notebook import read_records
+    from lessons_lib.recipes import RECIPES, get
+
+    html = (HTML / "book" / "results.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "(not run yet)" not in text, "a recipe has no numbers on the Results page"
+    records = read_records()
+    for name in RECIPES:
+        notebook = get(name).NOTEBOOK
+        assert notebook in records and records[notebook]["mode"] == "quick", f"{notebook} recorded nothing"
+        assert f"(recipe {name} )" in re.sub(r"\s+", " ", text), name
+        for key, value in records[notebook]["records"].items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            assert re.search(rf"{re.escape(key)}\s+{re.escape(shown)}", text), (notebook, key, shown)
+    for path in sorted((ROOT / "results").glob("full-*.json")):
+        assert json.loads(path.read_text())["hardware"]["device"] in text, path.name

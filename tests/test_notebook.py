@@ -151,3 +151,49 @@ def test_run_times_read_the_measurements(monkeypatch, tmp_path):
     assert "| full | not measured yet | - | - |" in str(notebook.run_times("other"))
     with pytest.raises(KeyError, match="no measured run time for 'missing'"):
         notebook.run_times("missing")
+
+
+# ----------------------------------------------------------------------------- record and the Results page
+
+def test_record_keeps_one_modes_numbers_per_notebook(tmp_path, monkeypatch):
+    from lessons_lib.notebook import read_records, record
+
+    monkeypatch.setenv("LESSONS_RECORDS", str(tmp_path))
+    monkeypatch.setenv("LESSONS_MODE", "quick")
+    assert record("04c_lstm_digits", "test accuracy", np.float64(0.5)) == 0.5
+    record("04c_lstm_digits", "test errors", np.int64(150))
+    record("05b_ctc_digits", "test DER", 0.25)
+    got = read_records()
+    assert got["04c_lstm_digits"]["records"] == {"test accuracy": 0.5, "test errors": 150}
+    assert got["04c_lstm_digits"]["mode"] == "quick" and got["05b_ctc_digits"]["records"] == {"test DER": 0.25}
+    monkeypatch.setenv("LESSONS_MODE", "full")  # a full-mode run replaces the quick numbers, never mixes
+    record("04c_lstm_digits", "test accuracy", 0.9)
+    assert read_records()["04c_lstm_digits"] | {"date": None} == {
+        "notebook": "04c_lstm_digits", "mode": "full", "date": None, "records": {"test accuracy": 0.9}}
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(TypeError, match="value"):
+        record("04c_lstm_digits", "curve", [1, 2])
+    with pytest.raises(TypeError, match="strings"):
+        record(4, "x", 1)
+
+
+def test_results_tables_put_quick_beside_full_numbers(tmp_path):
+    import json
+
+    from lessons_lib.notebook import results_markdown
+
+    records = {"04c_lstm_digits": {"mode": "quick", "date": "2026-12-01",
+                                   "records": {"test accuracy": 0.96, "test errors": 12}},
+               "05b_ctc_digits": {"mode": "full", "date": "2026-12-01", "records": {"test DER": 0.01}}}
+    run = {"hardware": {"device": "NVIDIA H200", "device_kind": "cuda", "cuda": "12.8", "torch": "2.13.0",
+                        "python": "3.11", "cpus": 16, "date": "2026-12-02"},
+           "time_budget_minutes": 8.0,
+           "recipes": {"lstm_digits": {"results": {"test accuracy": 0.99, "test errors": 3}, "epochs": 30,
+                                       "train_minutes": 1.5, "samples_per_second": 4000.0}}}
+    (tmp_path / "full-nvidia-h200.json").write_text(json.dumps(run))
+    text = results_markdown(tmp_path, records=records)
+    assert "| test accuracy | 0.96 | 0.99 |" in text and "| test errors | 12 | 3 |" in text
+    assert "| epochs | — | 30 |" in text and "| samples per second | — | 4000 |" in text
+    assert "| nvidia-h200 | NVIDIA H200 | 2026-12-02 | torch 2.13.0, CUDA 12.8 | 8 |" in text
+    chapter5 = text[text.index("## Chapter 5"):text.index("## Where")]
+    assert "0.01" not in chapter5 and "(not run yet)" in chapter5  # full-mode notebook numbers are not quick ones

@@ -1,5 +1,6 @@
 """The project's own promises: one source for the repository address, clean notebooks,
-consistent dependency lists, the README's two commands, and a test file per module."""
+consistent dependency lists, the README's two commands, a test file per module (subpackages
+included), package tables that list every module, and models kept apart from training code."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ SITE_URL = f"https://{OWNER}.github.io/{NAME}/"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 README = (ROOT / "README.md").read_text()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-MODULES = sorted(p for p in (ROOT / "lessons_lib").glob("*.py") if not p.name.startswith("_"))
+PACKAGE = ROOT / "lessons_lib"
+# Every public module, subpackages included: lessons_lib/<name>.py and lessons_lib/<sub>/<name>.py.
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if not p.name.startswith("_") and "__pycache__" not in p.parts)
+# Every folder of the package that holds Python code: each must be a package with an __init__.py.
+SUBPACKAGES = sorted({p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts} - {PACKAGE})
 
 
 def requirement_lines(path: Path) -> list[str]:
@@ -92,17 +97,126 @@ def test_every_requirement_is_pinned_in_constraints():
         "requirements.txt must not pin torch (Colab would reinstall it)"
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def package_path(path: Path) -> str:
+    """``lessons_lib/models/layers.py`` -> ``models/layers``; a folder -> ``models``."""
+    return path.relative_to(PACKAGE).with_suffix("").as_posix()
+
+
+def mirrored_tests(module: Path) -> Path:
+    """Tests mirror the package: lessons_lib/<sub>/<name>.py -> tests/<sub>/test_<name>.py."""
+    return ROOT / "tests" / module.parent.relative_to(PACKAGE) / f"test_{module.stem}.py"
+
+
+def listed_names(package: Path) -> set[str]:
+    """The names in the first column of the module table of ``package/__init__.py``.
+
+    The table is reStructuredText's simple table whose header starts with ``module``: a rule of ``=``, the
+    header, a rule, the rows, a rule; a row starts with the name in double backquotes, a continuation line
+    with spaces. Other tables of the docstring (a recipe's functions) are not read.
+    """
+    lines = (ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or "").splitlines()
+    rules = [i for i, line in enumerate(lines) if re.fullmatch(r"=+(\s+=+)+", line.strip())]
+    names = set()
+    for top, middle, bottom in zip(rules[0::3], rules[1::3], rules[2::3]):
+        if "".join(lines[top + 1 : middle]).split()[:1] == ["module"]:
+            names |= {m.group(1) for m in (re.match(r"``(\w+)``\s", row) for row in lines[middle + 1 : bottom]) if m}
+    return names
+
+
+def children(package: Path) -> set[str]:
+    """The public modules and the subpackages directly inside ``package``."""
+    modules = {p.stem for p in package.glob("*.py") if not p.name.startswith("_")}
+    return modules | {p.name for p in SUBPACKAGES if p.parent == package}
+
+
+@pytest.mark.parametrize("module", MODULES, ids=package_path)
 def test_every_module_has_tests_docstrings_and_a_chapter(module):
-    assert (ROOT / "tests" / f"test_{module.stem}.py").exists(), f"tests/test_{module.stem}.py is missing"
+    tests = mirrored_tests(module)
+    assert tests.exists(), f"{tests.relative_to(ROOT)} is missing"
     tree = ast.parse(module.read_text())
-    assert "Chapter:" in (ast.get_docstring(tree) or ""), f"{module.name}: say which notebook teaches it"
+    name = package_path(module)
+    assert "Chapter:" in (ast.get_docstring(tree) or ""), f"{name}: say which notebook teaches it"
     public = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
     for node in public:
         doc = ast.get_docstring(node) or ""
-        assert doc, f"{module.name}: {node.name} has no docstring"
+        assert doc, f"{name}: {node.name} has no docstring"
         if isinstance(node, ast.FunctionDef):
-            assert "Examples" in doc, f"{module.name}: {node.name} needs an Examples section (doctest)"
+            assert "Examples" in doc, f"{name}: {node.name} needs an Examples section (doctest)"
+
+
+def test_the_package_table_lists_every_module_and_subpackage():
+    listed, present = listed_names(PACKAGE), children(PACKAGE)
+    assert not present - listed, f"add rows to the table in lessons_lib/__init__.py for {sorted(present - listed)}"
+    assert not listed - present, f"lessons_lib/__init__.py lists modules that do not exist: {sorted(listed - present)}"
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES, ids=package_path)
+def test_every_subpackage_has_a_docstring_a_chapter_and_a_table_of_its_modules(package):
+    init = package / "__init__.py"
+    name = package_path(package)
+    assert init.exists(), f"lessons_lib/{name}/ holds Python code but no __init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+    assert "Chapter:" in doc, f"lessons_lib/{name}/__init__.py: say which notebooks (or chapters) use it"
+    listed, present = listed_names(package), children(package)
+    assert not present - listed, \
+        f"add rows to the table in lessons_lib/{name}/__init__.py for {sorted(present - listed)}"
+    assert not listed - present, \
+        f"lessons_lib/{name}/__init__.py lists modules that do not exist: {sorted(listed - present)}"
+
+
+def test_pip_install_ships_every_subpackage():
+    """setuptools installs only the packages pyproject.toml names: a subpackage left out is missing after pip install."""
+    shipped = PYPROJECT["tool"]["setuptools"]["packages"]
+    wanted = ["lessons_lib"] + ["lessons_lib." + package_path(p).replace("/", ".") for p in SUBPACKAGES]
+    assert not set(wanted) - set(shipped), f"add {sorted(set(wanted) - set(shipped))} to [tool.setuptools] packages"
+    for dotted in shipped:
+        assert (ROOT / dotted.replace(".", "/") / "__init__.py").exists(), f"{dotted} is shipped but does not exist"
+
+
+def imported_names(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module a file imports, as absolute dotted names, relative imports resolved, imports inside functions too.
+
+    ``from .. import train`` inside lessons_lib/models/ gives ``lessons_lib`` and ``lessons_lib.train``.
+    """
+    package = path.parent.relative_to(root).parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def imports_of(names: set[str], target: str) -> set[str]:
+    return {n for n in names if n == target or n.startswith(target + ".")}
+
+
+@pytest.mark.parametrize("module", sorted((PACKAGE / "models").rglob("*.py")), ids=package_path)
+def test_models_never_import_the_training_code(module):
+    found = imports_of(imported_names(module), "lessons_lib.train")
+    assert not found, f"{package_path(module)} imports {sorted(found)}: models hold no training code"
+
+
+def test_the_training_code_never_imports_models():
+    found = imports_of(imported_names(PACKAGE / "train.py"), "lessons_lib.models")
+    assert not found, f"train.py imports {sorted(found)}: a recipe brings the model, fit never names one"
+
+
+def test_the_import_check_resolves_relative_imports(tmp_path):
+    """The two tests above can fail: every spelling of the forbidden import is found."""
+    folder = tmp_path / "lessons_lib" / "models"
+    folder.mkdir(parents=True)
+    spellings = ["from .. import train", "from ..train import fit", "import lessons_lib.train",
+                 "from lessons_lib import train", "from lessons_lib.train import fit",
+                 "def f():\n    from ..train import fit"]
+    for code in spellings:
+        (folder / "x.py").write_text(code + "\n")
+        assert imports_of(imported_names(folder / "x.py", tmp_path), "lessons_lib.train"), code
+    (folder / "x.py").write_text("from . import layers\nfrom .. import spectral\nimport lessons_lib.trainer\n")
+    assert not imports_of(imported_names(folder / "x.py", tmp_path), "lessons_lib.train")
 
 
 def test_recordings_are_never_committed():

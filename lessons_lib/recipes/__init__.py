@@ -1,0 +1,369 @@
+"""Recipes: every trained model of the course as data, model, loss and its quick and full configurations.
+
+A recipe is one small module per trained model. It holds the model's
+hyper-parameters (a frozen ``Config`` dataclass and ``CONFIGS = {"quick": ...,
+"full": ...}``) and the functions that a notebook and the command line share:
+
+==================  =====================================================
+function            what it does
+==================  =====================================================
+``prepare(config)`` load the data and compute its features (once per process)
+``build(config)``   the model, initialised from ``config.seed``
+``loss``            ``loss(model, batch) -> Tensor``, what :func:`~lessons_lib.train.fit` minimises
+``train(config, data, ...)``  a fresh model trained with :func:`~lessons_lib.train.fit`
+``evaluate(model, config, data)``  the headline numbers, as a dict
+==================  =====================================================
+
+==================  =====================================================
+module              the model (chapter)
+==================  =====================================================
+``lstm_digits``     the LSTM digit classifier on MFCC frames (4)
+``ctc_digits``      the BiLSTM-CTC recogniser of connected digits (5)
+==================  =====================================================
+
+A notebook's full mode and the command line run the same code::
+
+    python -m lessons_lib.train --help                        # lists the recipes
+    python -m lessons_lib.train lstm_digits --mode quick      # train, checkpoint, evaluate
+    python -m lessons_lib.train lstm_digits --resume          # continue from the checkpoint
+    torchrun --nproc_per_node=4 -m lessons_lib.train ctc_digits --mode full   # 4 GPUs, DDP
+    make full                                                 # every recipe, full mode, results JSON
+
+Chapter: ``notebooks/04c_lstm_digits.ipynb`` and ``notebooks/05b_ctc_digits.ipynb``
+(each trains its recipe); the "Results" page of the book shows their numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["RECIPES", "get", "config_for", "run", "hardware", "device_slug", "main"]
+
+#: Every recipe: name -> (chapter, one line).
+RECIPES = {
+    "lstm_digits": (4, "LSTM digit classifier: FSDD isolated digits, MFCC frames (notebook 04c)"),
+    "ctc_digits": (5, "BiLSTM-CTC recogniser: FSDD connected digits, stacked MFCC frames (notebook 05b)"),
+}
+
+
+def get(name: str):
+    """The recipe module called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If there is no such recipe; the message lists the recipes there are.
+
+    Examples
+    --------
+    >>> get("lstm_digits").NAME
+    'lstm_digits'
+    >>> get("lstm")
+    Traceback (most recent call last):
+    ...
+    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits
+    """
+    if name not in RECIPES:
+        raise ValueError(f"no recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def _parse_value(text: str, default):
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    return type(default)(text)
+
+
+def config_for(recipe, mode: str = "quick", overrides=None):
+    """The recipe's configuration for ``mode``, with ``overrides`` (``"name=value"`` strings or a dict).
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is not quick or full, or an override names no field or has a bad value.
+
+    Examples
+    --------
+    >>> config_for(get("lstm_digits"), "quick", ["epochs=2"]).epochs
+    2
+    >>> config_for(get("lstm_digits"), "fast")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be 'quick' or 'full', got 'fast'
+    """
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    config = recipe.CONFIGS[mode]
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    if overrides is None:
+        return config
+    if not isinstance(overrides, dict):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ValueError(f"an override must read name=value, got {item!r}")
+            key, value = item.split("=", 1)
+            pairs[key.strip()] = value.strip()
+        overrides = pairs
+    changes = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ValueError(f"{recipe.NAME} has no setting {key!r}; its settings are: {', '.join(fields)}")
+        try:
+            changes[key] = _parse_value(value, fields[key]) if isinstance(value, str) else value
+        except ValueError as err:
+            raise ValueError(f"bad value for {key}: {err}") from None
+    return dataclasses.replace(config, **changes)
+
+
+def hardware(device=None) -> dict:
+    """Where a run happened: device name, versions, CPU count and the date (for results files).
+
+    Examples
+    --------
+    >>> sorted(hardware("cpu"))
+    ['cpus', 'cuda', 'date', 'device', 'device_kind', 'python', 'torch']
+    """
+    import torch
+
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        name, kind = torch.cuda.get_device_name(device), "cuda"
+    else:
+        name, kind = platform.processor() or platform.machine(), "cpu"
+    return {"device": name, "device_kind": kind, "cuda": torch.version.cuda if kind == "cuda" else None,
+            "torch": torch.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
+            "date": datetime.date.today().isoformat()}
+
+
+def run(name: str, mode: str = "quick", *, overrides=None, device=None, checkpoint=None, resume: bool = False,
+        progress: bool = True, time_budget: float | None = None) -> dict:
+    """Prepare, train and evaluate one recipe; returns what it measured.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`.
+    mode : {"quick", "full"}
+    overrides : list of str or dict, optional
+        Changes to the configuration (see :func:`config_for`).
+    device : str or torch.device, optional
+    checkpoint : path, optional
+        Written after every epoch; with ``resume``, continued from.
+    resume, progress, time_budget :
+        As for :func:`lessons_lib.train.fit` (``time_budget`` in seconds, for training).
+
+    Returns
+    -------
+    dict
+        ``recipe``, ``mode``, ``config``, ``results`` (the headline numbers), ``epochs``,
+        ``stopped``, ``train_minutes``, ``total_minutes``, ``samples_per_second``, ``history``.
+
+    Examples
+    --------
+    >>> tiny = {"n_train": 8, "n_valid": 4, "n_test": 4, "hidden": 4, "epochs": 1}
+    >>> out = run("ctc_digits", overrides=tiny, device="cpu", progress=False)
+    >>> out["epochs"], sorted(out["results"])
+    (1, ['test DER', 'test digits', 'test utterances'])
+    """
+    from ..config import device as default_device
+
+    recipe = get(name)
+    config = config_for(recipe, mode, overrides)
+    device = default_device() if device is None else device
+    begin = time.perf_counter()
+    data = recipe.prepare(config)
+    model, history = recipe.train(config, data, device=device, checkpoint=checkpoint, resume=resume,
+                                  progress=progress, time_budget=time_budget)
+    results = recipe.evaluate(model, config, data, device=device)
+    return {
+        "recipe": name, "chapter": RECIPES[name][0], "mode": mode, "config": dataclasses.asdict(config),
+        "results": results, "epochs": history.epochs, "stopped": history.stopped,
+        "train_minutes": history.seconds / 60, "total_minutes": (time.perf_counter() - begin) / 60,
+        "samples_per_second": history.samples_per_second, "history": history.to_dict(),
+    }
+
+
+def _selected(names: list[str]) -> list[str]:
+    chosen = []
+    for item in names or ["all"]:
+        if item == "all":
+            chosen += list(RECIPES)
+        elif item.isdigit() or (item.startswith("ch") and item[2:].isdigit()):
+            chapter = int(item.removeprefix("ch"))
+            found = [n for n, (c, _) in RECIPES.items() if c == chapter]
+            if not found:
+                raise ValueError(f"no recipe belongs to chapter {chapter}; chapters with recipes: "
+                                 f"{sorted({c for c, _ in RECIPES.values()})}")
+            chosen += found
+        else:
+            get(item)
+            chosen.append(item)
+    return list(dict.fromkeys(chosen))
+
+
+def _overrides_per_recipe(names: list[str], overrides: list[str]) -> dict:
+    """Each ``--set NAME=VALUE`` goes to the selected recipes that have the setting; one none has is an error."""
+    per_recipe = {name: [] for name in names}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set must read NAME=VALUE, got {item!r}")
+        key = item.split("=", 1)[0].strip()
+        having = [n for n in names if key in {f.name for f in dataclasses.fields(get(n).Config)}]
+        if not having:
+            raise ValueError(f"no selected recipe has a setting {key!r}; their settings: " + "; ".join(
+                f"{n}: {', '.join(f.name for f in dataclasses.fields(get(n).Config))}" for n in names))
+        for n in having:
+            per_recipe[n].append(item)
+    return per_recipe
+
+
+def _parser() -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {name:14s} chapter {chapter}: {title}" for name, (chapter, title) in RECIPES.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m lessons_lib.train",
+        description="Train recipes of the course (the same code as the notebooks' full mode), write a "
+                    "checkpoint after every epoch, evaluate, and optionally write the results as JSON. "
+                    "Under torchrun every process trains its share of each batch (DistributedDataParallel).",
+        epilog=f"recipes:\n{listing}\n\nA chapter (4, ch5) or 'all' selects several.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe names, chapters (4, ch5) or all")
+    parser.add_argument("--mode", choices=("quick", "full"), default="quick", help="configuration (default quick)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="change one setting of the configuration (repeatable), e.g. --set epochs=2")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available; "
+                                                        "under torchrun: cuda:LOCAL_RANK)")
+    parser.add_argument("--checkpoint-dir", default="checkpoints", type=Path,
+                        help="where RECIPE-MODE.safetensors is written (default ./checkpoints)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint if there is one")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="per recipe: stop training after the epoch that would overrun it")
+    parser.add_argument("--results", type=Path, default=None, metavar="PATH",
+                        help="merge what each run measured, with the hardware, into this JSON file; a folder "
+                             "(an existing one, or a path ending in /) gets MODE-DEVICE.json, e.g. "
+                             "results/full-nvidia-h200.json")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _init_distributed(device_arg):
+    """Under torchrun (WORLD_SIZE > 1): join the process group; returns the device of this process."""
+    import torch
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return device_arg
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and (device_arg is None or device_arg.startswith("cuda"))
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        return f"cuda:{local_rank}"
+    return "cpu"
+
+
+def main(argv=None) -> list[dict]:
+    """The command line ``python -m lessons_lib.train`` (see ``--help``); returns the runs' records.
+
+    Examples
+    --------
+    >>> main(["no_such_recipe"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        names = _selected(args.recipes)
+        overrides = _overrides_per_recipe(names, args.overrides)
+        for name in names:  # every value checked before anything runs (building a model is cheap)
+            get(name).build(config_for(get(name), args.mode, overrides[name]))
+    except ValueError as err:
+        parser.error(str(err))
+    from ..checkpoint import CheckpointError
+    from ..train import distributed
+
+    device = _init_distributed(args.device)
+    rank = distributed()[0]
+    records = []
+    for name in names:
+        checkpoint = args.checkpoint_dir / f"{name}-{args.mode}.safetensors"
+        try:
+            record = run(name, args.mode, overrides=overrides[name], device=device, checkpoint=checkpoint,
+                         resume=args.resume, progress=not args.no_progress,
+                         time_budget=None if args.time_budget is None else 60 * args.time_budget)
+        except CheckpointError as err:
+            parser.error(f"{err} (start afresh without --resume, or use another --checkpoint-dir)")
+        record["checkpoint"] = str(checkpoint)
+        records.append(record)
+        if rank == 0:
+            headline = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in record["results"].items())
+            print(f"{name} ({args.mode}): {headline}; {record['epochs']} epochs in "
+                  f"{record['train_minutes']:.2f} min ({record['samples_per_second']:.0f} samples/s)"
+                  + (f"; stopped: {record['stopped']}" if record["stopped"] else "")
+                  + f"; checkpoint {checkpoint}", flush=True)
+    if args.results is not None and rank == 0:
+        path = args.results
+        if path.is_dir() or str(path).endswith("/"):
+            path = path / f"{args.mode}-{device_slug(hardware(_result_device(device)))}.json"
+        _write_results(path, records, device, args, sys.argv[1:] if argv is None else argv)
+        print(f"results written to {path}", flush=True)
+    return records
+
+
+def device_slug(hw: dict) -> str:
+    """A file-name part for a device: ``"NVIDIA H200"`` becomes ``"nvidia-h200"``, a CPU ``"cpu-<kind>"``.
+
+    Examples
+    --------
+    >>> device_slug({"device": "NVIDIA H200", "device_kind": "cuda"})
+    'nvidia-h200'
+    >>> device_slug({"device": "x86_64", "device_kind": "cpu"})
+    'cpu-x86-64'
+    """
+    import re
+
+    name = re.sub(r"[^a-z0-9]+", "-", str(hw["device"]).lower()).strip("-")
+    return name if hw["device_kind"] == "cuda" else f"cpu-{name}"
+
+
+def _result_device(device):
+    import torch
+
+    return device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _write_results(path: Path, records: list[dict], device, args, argv) -> None:
+    from ..train import distributed
+
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    report = {
+        "about": "What `make full` (python -m lessons_lib.train --results) measured: headline numbers, "
+                 "minutes and throughput per recipe, with the hardware and versions.",
+        "hardware": hardware(_result_device(device)),
+        "processes": distributed()[1],
+        "command": "python -m lessons_lib.train " + " ".join(argv),
+        "time_budget_minutes": args.time_budget,
+        "recipes": dict(existing.get("recipes", {})),
+    }
+    for record in records:
+        report["recipes"][record["recipe"]] = {k: v for k, v in record.items() if k != "history"} | {
+            "loss": record["history"]["loss"], "valid": record["history"]["valid"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(report, indent=1) + "\n")
+    os.replace(temporary, path)
