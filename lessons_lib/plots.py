@@ -1,4 +1,5 @@
-"""Figures that several notebooks draw: spectrograms on true time and frequency axes, confusion matrices.
+"""Figures that several notebooks draw: spectrograms on true time and frequency axes, confusion matrices,
+learning curves.
 
 A spectrogram pixel stands for one frame and one frequency bin, so its
 *centre* must sit at that frame's time and that bin's frequency. With
@@ -23,7 +24,7 @@ import numpy as np
 
 from ._checks import positive_int, sample_rate
 
-__all__ = ["spectrogram_extent", "show_spectrogram", "show_confusion"]
+__all__ = ["spectrogram_extent", "show_spectrogram", "show_confusion", "show_history"]
 
 _FREQUENCY_AXES = ("linear", "index")
 
@@ -216,3 +217,62 @@ def show_confusion(ax, matrix: np.ndarray, *, labels=None, title: str | None = N
     if title is not None:
         ax.set_title(title)
     return image
+
+
+def show_history(ax, history, key: str = "loss", *, label: str | None = None, logy: bool = False,
+                 title: str | None = None, ylabel: str | None = None, **plot_kwargs):
+    """Draw one number of a training run per epoch: the training loss or a validation score.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    history : lessons_lib.train.History
+        As :func:`lessons_lib.train.fit` returns it.
+    key : str, default "loss"
+        ``"loss"`` (the mean training loss), ``"lr"``, or a key of ``history.valid``
+        (e.g. ``"accuracy"``, ``"DER"``).
+    label : str, optional
+        The legend entry.
+    logy : bool, default False
+        A logarithmic y axis.
+    title, ylabel : str, optional
+        ``ylabel`` defaults to ``key``.
+    **plot_kwargs
+        Passed on to ``ax.plot`` (default marker ``"o-"``-style dots).
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+
+    Raises
+    ------
+    KeyError
+        If ``key`` is neither ``"loss"``, ``"lr"`` nor a validation score of the run;
+        the message lists those there are.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from lessons_lib.train import History
+    >>> run = History(loss=[2.0, 1.0, 0.5], valid={"accuracy": [0.5, 0.8, 0.9]})
+    >>> fig, ax = plt.subplots()
+    >>> line, = show_history(ax, run, "accuracy", label="64 units")
+    >>> line.get_xdata().tolist(), line.get_ydata().tolist(), ax.get_xlabel()
+    ([1, 2, 3], [0.5, 0.8, 0.9], 'epoch')
+    >>> plt.close(fig)
+    """
+    series = {"loss": history.loss, "lr": history.lr, **history.valid}
+    if key not in series:
+        raise KeyError(f"the run has no {key!r}; it has: {', '.join(series)}")
+    values = series[key]
+    plot_kwargs.setdefault("marker", "o")
+    plot_kwargs.setdefault("markersize", 3)
+    lines = ax.plot(np.arange(1, len(values) + 1), values, label=label, **plot_kwargs)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel=ylabel or key)
+    if title is not None:
+        ax.set_title(title)
+    return lines

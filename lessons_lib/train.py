@@ -401,8 +401,10 @@ def fit(model, loss_fn: Callable, batches, *, optimizer, epochs: int, collate: C
     model.to(device)
     net = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+        device_ids = None
+        if device.type == "cuda":
+            device_ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16)
                 if mixed_precision and device.type == "cuda" else contextlib.nullcontext())
 

@@ -96,3 +96,20 @@ def test_bad_input(call, error, match):
             call(ax)
     finally:
         plt.close(fig)
+
+
+def test_show_history_draws_each_epochs_number():
+    from lessons_lib.plots import show_history
+    from lessons_lib.train import History
+
+    run = History(loss=[3.0, 1.5, 0.75, 0.5], valid={"DER": [1.0, 0.4, 0.1, 0.05]}, lr=[1e-3, 3e-3, 2e-3, 1e-5])
+    fig, ax = plt.subplots()
+    for key, expected in (("loss", run.loss), ("DER", run.valid["DER"]), ("lr", run.lr)):
+        line, = show_history(ax, run, key, label=key)
+        assert line.get_xdata().tolist() == [1, 2, 3, 4] and line.get_ydata().tolist() == expected
+        assert line.get_label() == key
+    show_history(ax, run, logy=True, title="t", ylabel="CTC loss", color="C3")
+    assert ax.get_yscale() == "log" and ax.get_title() == "t" and ax.get_ylabel() == "CTC loss"
+    with pytest.raises(KeyError, match="it has: loss, lr, DER"):
+        show_history(ax, run, "accuracy")
+    plt.close(fig)
