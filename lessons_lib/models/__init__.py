@@ -10,6 +10,10 @@ module              what it holds (chapter)
                     differentiable ``nn.Module`` (1; the front end of 6, 7)
 ``recurrent``       recurrent networks on feature frames: the LSTM digit
                     classifier (4) and the BiLSTM-CTC recogniser (5)
+``cnn``             the CNN classics on spectrograms: AlexNet, VGG, GoogLeNet,
+                    ResNet, DenseNet, SqueezeNet with torchvision's state-dict
+                    keys; FLOPs counting; torchvision's model code as the
+                    reference (6)
 ==================  =====================================================
 
 Models hold no device code and no training code: ``lessons_lib.train.fit``
