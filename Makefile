@@ -13,7 +13,8 @@
 #
 # Set-up: a virtual environment in .venv with torch 2.13.0 (CPU) installed first
 # and everything else pinned by constraints.txt; MathJax from npm into
-# _assets/mathjax (so math renders offline); for `make test`, Debian's chromium.
+# _assets/mathjax (so math renders offline); for `make test`, Debian's chromium;
+# for both, Debian's espeak-ng (Chapter 6's unseen voices).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -28,7 +29,7 @@ MATHJAX_FILES := tex-chtml.js a11y adaptors input output sre ui
 FLOORS_VENV ?= .venv-floors
 FLOORS_BIN  := $(FLOORS_VENV)/bin
 
-.PHONY: help book test test-floors full venv venv-floors mathjax chromium benchmarks clean distclean
+.PHONY: help book test test-floors full venv venv-floors mathjax chromium espeak benchmarks clean distclean
 
 help:
 	@echo "make book        build the book into _build/html"
@@ -61,10 +62,14 @@ mathjax: _assets/mathjax/tex-chtml.js
 chromium:
 	bash scripts/install_chromium.sh
 
-book: venv mathjax
+# espeak-ng (a Debian package) synthesises Chapter 6's unseen-voice test set offline.
+espeak:
+	bash scripts/install_espeak.sh
+
+book: venv mathjax espeak
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 
-test: venv mathjax chromium
+test: venv mathjax chromium espeak
 	$(BIN)/python -m pytest
 
 # Set up from nothing like $(VENV), but every course requirement at its declared
@@ -89,7 +94,7 @@ venv-floors: $(FLOORS_VENV)/.installed
 # LESSONS_BOOK_CACHE=off: these runs must not fill the book's execution cache.
 FLOORS_PYTEST := LESSONS_BOOK_CACHE=off $(FLOORS_BIN)/python -m pytest -m "not browser" --ignore=tests/test_book_browser.py
 
-test-floors: venv-floors
+test-floors: venv-floors espeak
 	$(FLOORS_PYTEST) lessons_lib tests; unit=$$?; \
 	$(FLOORS_PYTEST) notebooks && test $$unit -eq 0
 
