@@ -46,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["RECIPES", "get", "config_for", "run", "hardware", "device_slug", "main"]
+__all__ = ["RECIPES", "PRESETS", "get", "config_for", "run", "hardware", "device_slug", "main"]
 
 #: Every recipe: name -> (chapter, one line).
 RECIPES = {
@@ -55,8 +55,12 @@ RECIPES = {
 }
 
 
+#: Recipes that are a preset of another recipe's module: name -> (module, settings it fixes).
+PRESETS: dict[str, tuple[str, dict]] = {}
+
+
 def get(name: str):
-    """The recipe module called ``name``.
+    """The recipe module behind ``name`` (for a preset, the module it is a preset of).
 
     Raises
     ------
@@ -74,7 +78,7 @@ def get(name: str):
     """
     if name not in RECIPES:
         raise ValueError(f"no recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
-    return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(f"{__name__}.{PRESETS.get(name, (name, {}))[0]}")
 
 
 def _parse_value(text: str, default):
@@ -88,6 +92,9 @@ def _parse_value(text: str, default):
 def config_for(recipe, mode: str = "quick", overrides=None):
     """The recipe's configuration for ``mode``, with ``overrides`` (``"name=value"`` strings or a dict).
 
+    ``recipe`` is a recipe's name (a preset's settings are applied before the
+    overrides) or its module.
+
     Raises
     ------
     ValueError
@@ -95,7 +102,7 @@ def config_for(recipe, mode: str = "quick", overrides=None):
 
     Examples
     --------
-    >>> config_for(get("lstm_digits"), "quick", ["epochs=2"]).epochs
+    >>> config_for("lstm_digits", "quick", ["epochs=2"]).epochs
     2
     >>> config_for(get("lstm_digits"), "fast")
     Traceback (most recent call last):
@@ -104,9 +111,13 @@ def config_for(recipe, mode: str = "quick", overrides=None):
     """
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
-    config = recipe.CONFIGS[mode]
+    preset = {}
+    if isinstance(recipe, str):
+        preset = PRESETS.get(recipe, (recipe, {}))[1]
+        recipe = get(recipe)
+    config = dataclasses.replace(recipe.CONFIGS[mode], **preset) if preset else recipe.CONFIGS[mode]
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    if overrides is None:
+    if not overrides:
         return config
     if not isinstance(overrides, dict):
         pairs = {}
@@ -180,7 +191,7 @@ def run(name: str, mode: str = "quick", *, overrides=None, device=None, checkpoi
     from ..config import device as default_device
 
     recipe = get(name)
-    config = config_for(recipe, mode, overrides)
+    config = config_for(name, mode, overrides)
     device = default_device() if device is None else device
     begin = time.perf_counter()
     data = recipe.prepare(config)
@@ -290,7 +301,7 @@ def main(argv=None) -> list[dict]:
         names = _selected(args.recipes)
         overrides = _overrides_per_recipe(names, args.overrides)
         for name in names:  # every value checked before anything runs (building a model is cheap)
-            get(name).build(config_for(get(name), args.mode, overrides[name]))
+            get(name).build(config_for(name, args.mode, overrides[name]))
     except ValueError as err:
         parser.error(str(err))
     from ..checkpoint import CheckpointError
