@@ -343,8 +343,22 @@ def _number(value) -> str:
     return str(value)
 
 
+def _numbers_of(recipe: str, numbers: dict) -> dict:
+    """A notebook's records for one recipe: names ``"<recipe>: <number>"`` when the notebook trains
+    several recipes (they are shown without the prefix), else all of them."""
+    prefix = f"{recipe}: "
+    mine = {k[len(prefix):]: v for k, v in numbers.items() if k.startswith(prefix)}
+    if mine or any(": " in k for k in numbers):
+        return mine
+    return numbers
+
+
 def results_markdown(results_folder, records=None) -> str:
     """The Results page's tables: per recipe, its quick-mode numbers beside the committed full-mode ones.
+
+    A notebook that trains several recipes records each one's numbers as
+    ``record(notebook, "<recipe>: <number>", value)``; the table of a recipe shows
+    only its own.
 
     Parameters
     ----------
@@ -377,7 +391,7 @@ def results_markdown(results_folder, records=None) -> str:
                 continue
             recipe = get(name)
             quick = records.get(recipe.NOTEBOOK, {})
-            quick_numbers = quick.get("records", {}) if quick.get("mode") == "quick" else {}
+            quick_numbers = _numbers_of(name, quick.get("records", {}) if quick.get("mode") == "quick" else {})
             lines += [f"**{title}** (recipe `{name}`)", ""]
             header = ["number", "quick mode, this build"] + [f"full mode, {run_name.removeprefix('full-')}"
                                                            for run_name in runs]

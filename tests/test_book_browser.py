@@ -300,16 +300,24 @@ def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
     from lessons_lib.notebook import read_records
     from lessons_lib.recipes import RECIPES, get
 
+    from lessons_lib.notebook import _numbers_of
+
     html = (HTML / "book" / "results.html").read_text()
     text = re.sub(r"<[^>]+>", " ", html)
-    assert "(not run yet)" not in text, "a recipe has no numbers on the Results page"
+    flat = re.sub(r"\s+", " ", text)
     records = read_records()
+    in_book = set(toc_files())
     for name in RECIPES:
         notebook = get(name).NOTEBOOK
+        assert f"(recipe {name} )" in flat, name
+        if f"notebooks/{notebook}" not in in_book:
+            continue  # a recipe whose notebook is still to come
         assert notebook in records and records[notebook]["mode"] == "quick", f"{notebook} recorded nothing"
-        assert f"(recipe {name} )" in re.sub(r"\s+", " ", text), name
-        for key, value in records[notebook]["records"].items():
+        numbers = _numbers_of(name, records[notebook]["records"])
+        assert numbers, f"{notebook} recorded no numbers for {name}"
+        block = flat[flat.index(f"(recipe {name} )"):]
+        for key, value in numbers.items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            assert re.search(rf"{re.escape(key)}\s+{re.escape(shown)}", text), (notebook, key, shown)
+            assert re.search(rf"{re.escape(key)} {re.escape(shown)}", block), (name, key, shown)
     for path in sorted((ROOT / "results").glob("full-*.json")):
         assert json.loads(path.read_text())["hardware"]["device"] in text, path.name

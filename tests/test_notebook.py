@@ -197,3 +197,20 @@ def test_results_tables_put_quick_beside_full_numbers(tmp_path):
     assert "| nvidia-h200 | NVIDIA H200 | 2026-12-02 | torch 2.13.0, CUDA 12.8 | 8 |" in text
     chapter5 = text[text.index("## Chapter 5"):text.index("## Where")]
     assert "0.01" not in chapter5 and "(not run yet)" in chapter5  # full-mode notebook numbers are not quick ones
+
+
+def test_results_tables_split_a_notebooks_records_by_recipe(tmp_path, monkeypatch):
+    from lessons_lib import recipes
+    from lessons_lib.notebook import results_markdown
+
+    monkeypatch.setitem(recipes.RECIPES, "resnet_fsdd_test", (6, "ResNet test"))
+    monkeypatch.setitem(recipes.RECIPES, "alexnet_fsdd_test", (6, "AlexNet test"))
+    monkeypatch.setitem(recipes.PRESETS, "resnet_fsdd_test", ("lstm_digits", {}))
+    monkeypatch.setitem(recipes.PRESETS, "alexnet_fsdd_test", ("lstm_digits", {}))
+    records = {"04c_lstm_digits": {"mode": "quick", "date": "2026-12-01", "records": {
+        "resnet_fsdd_test: test accuracy": 0.99, "alexnet_fsdd_test: test accuracy": 0.97}}}
+    text = results_markdown(tmp_path, records=records)
+    resnet = text[text.index("ResNet test"):text.index("AlexNet test")]
+    assert "| test accuracy | 0.99 |" in resnet and "0.97" not in resnet
+    lstm = text[text.index("(recipe `lstm_digits`)"):text.index("## Chapter 5")]
+    assert "(not run yet)" in lstm  # prefixed records belong to the recipes they name

@@ -84,6 +84,7 @@ __all__ = [
     "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",
     "DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121",
     "Fire", "SqueezeNet", "squeezenet1_0", "squeezenet1_1",
+    "BaselineCNN", "baseline_cnn", "SpectrogramClassifier",
     "count_flops", "torchvision_models",
     "VGG_CONFIGS", "INCEPTION_CONFIGS", "SQUEEZENET_CONFIGS",
 ]
@@ -1537,6 +1538,228 @@ def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, width: float = 
     Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
     """
     return SqueezeNet("1_1", num_classes, in_channels, width, dropout)
+
+
+# --------------------------------------------------------------------------- audio: a baseline, waveforms in
+
+
+class BaselineCNN(_Classifier):
+    """A small CNN for spectrograms: four conv-BN-ReLU-pool blocks, global average pooling, one linear layer.
+
+    The yardstick the classics are measured against on spoken digits: nothing
+    borrowed from ImageNet, just what a first audio CNN would be. Each block
+    is a 3x3 convolution (padding 1, no bias: the batch norm that follows
+    has its own shift), a batch norm, ReLU and a 2x2 max-pool that halves
+    both axes; a global average pool over what is left of frequency and
+    time turns the last feature map into one vector, and a linear layer into
+    the logits. Its channel counts, ``channels`` times ``width``, double from
+    block to block while the map shrinks by four.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+    in_channels : int, default 1
+    width : float, default 1.0
+        Multiplies every count of ``channels``: :math:`\\max(1, \\operatorname{round}(w\\,n))`.
+    channels : sequence of int, default (32, 64, 128, 256)
+        Output channels of the blocks, one block per entry.
+    dropout : float, default 0.0
+        Before the linear layer.
+
+    Attributes
+    ----------
+    min_size : int
+        :math:`2^{\\text{blocks}}` (16 for four blocks): each pool halves the map.
+
+    Examples
+    --------
+    >>> net = BaselineCNN(width=0.5)
+    >>> net(torch.zeros(2, 1, 40, 101)).shape
+    torch.Size([2, 10])
+    >>> [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
+    [16, 32, 64, 128]
+
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: float = 1.0,
+                 channels: Sequence[int] = (32, 64, 128, 256), dropout: float = 0.0):
+        super().__init__(num_classes, in_channels, width)
+        if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
+            raise TypeError(f"channels must be a non-empty sequence of ints, got {channels!r}")
+        counts = [_scaled(positive_int(n, "channels"), self.width) for n in channels]
+        dropout = _probability(dropout, "dropout")
+        self.min_size = 2 ** len(counts)
+        layers: list[nn.Module] = []
+        previous = self.in_channels
+        for n in counts:
+            layers += [nn.Conv2d(previous, n, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(n),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(kernel_size=2)]
+            previous = n
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(previous, self.num_classes))
+        _init_conv_bn(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, shape ``(batch, num_classes)``, of ``x``, shape ``(batch, in_channels, height, width)``."""
+        self._check_input(x)
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def baseline_cnn(num_classes: int = 10, in_channels: int = 1, width: float = 1.0, *,
+                 dropout: float = 0.0) -> BaselineCNN:
+    """The baseline CNN of the chapter: four blocks of 32, 64, 128, 256 channels (times ``width``).
+
+    Parameters are counted by hand: block :math:`i` has :math:`9\\, C_{i-1} C_i`
+    kernel weights and :math:`2 C_i` batch-norm weights (scale and shift), the
+    linear layer :math:`(C_4 + 1) \\times` ``num_classes``.
+
+    Parameters
+    ----------
+    num_classes, in_channels, width, dropout
+        See :class:`BaselineCNN`.
+
+    Returns
+    -------
+    BaselineCNN
+        ``(batch, in_channels, height, width)`` -> ``(batch, num_classes)``, height and width at least 16;
+        390,890 parameters at the default configuration (one input channel, ten classes).
+
+    Raises
+    ------
+    ValueError
+        If an option is out of range (see :class:`BaselineCNN`).
+
+    Examples
+    --------
+    >>> sum(p.numel() for p in baseline_cnn().parameters())
+    390890
+    >>> baseline_cnn(width=0.25)(torch.zeros(3, 1, 40, 101)).shape
+    torch.Size([3, 10])
+
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    """
+    return BaselineCNN(num_classes, in_channels, width, dropout=dropout)
+
+
+class SpectrogramClassifier(nn.Module):
+    r"""Waveforms in, logits out: a front end, SpecAugment in training, a fixed scaling, and a CNN.
+
+    For a batch of waveforms :math:`y` of equal length,
+
+    .. math::
+        S = \operatorname{frontend}(y), \qquad
+        \tilde S = \operatorname{augment}(S) \ \text{(training mode only)}, \qquad
+        X = \frac{\tilde S - a}{b}, \qquad
+        z = \operatorname{body}\big(\operatorname{repeat}(X)\big)
+
+    with :math:`S` a log-mel spectrogram in dB, ``(batch, n_mels, n_frames)``
+    (:class:`lessons_lib.models.frontend.LogMel`), the fixed affine map
+    :math:`(a, b)` = ``(offset, scale)`` (``LogMel(ref="max", top_db=80)``
+    gives :math:`S \in [-80, 0]` dB; :math:`a = -40`, :math:`b = 40` map that to
+    :math:`[-1, 1]`), and ``repeat`` = :math:`(r_f, r_t)`, each mel band
+    repeated :math:`r_f` times and each frame :math:`r_t` times
+    (``repeat_interleave``; ``(1, 1)`` changes nothing): an image taller than
+    the 40 bands, for a body whose strides need one (AlexNet needs 63 rows).
+    The image gets one channel, ``(batch, 1, r_f F, r_t T)``, as the bodies'
+    first convolution expects.
+
+    The augmentation is a layer of the model (e.g.
+    :class:`lessons_lib.augment.SpecAugment`): it runs in training mode only and
+    draws from torch's default random state, which
+    :func:`lessons_lib.train.fit` seeds and checkpoints, so training stays
+    reproducible and resumable. In eval mode the model is a deterministic
+    function of the waveforms: what :func:`lessons_lib.train.predict` and the
+    evaluation see.
+
+    Parameters
+    ----------
+    frontend : nn.Module
+        Waveforms ``(batch, n_samples)`` -> spectrograms ``(batch, F, T)``.
+    body : nn.Module
+        Images ``(batch, 1, r_f F, r_t T)`` -> logits ``(batch, num_classes)``.
+    augment : nn.Module, optional
+        Spectrograms -> spectrograms of the same shape; the identity in eval mode.
+    offset, scale : float, default -40.0, 40.0
+        :math:`a` and :math:`b > 0`.
+    repeat : (int, int), default (1, 1)
+        :math:`(r_f, r_t)`, each >= 1.
+
+    Raises
+    ------
+    TypeError
+        If ``frontend``, ``body`` or ``augment`` is not an ``nn.Module``.
+    ValueError
+        If ``scale`` is not positive or ``repeat`` is not two positive ints.
+
+    Examples
+    --------
+    >>> from lessons_lib.models.frontend import LogMel
+    >>> net = SpectrogramClassifier(LogMel(sr=8000, n_fft=256, hop_length=80, n_mels=40),
+    ...                             baseline_cnn(width=0.25), repeat=(2, 1))
+    >>> y = torch.randn(3, 8000, generator=torch.Generator().manual_seed(0))
+    >>> net.features(y).shape, net.image(net.features(y)).shape, net(y).shape
+    (torch.Size([3, 40, 101]), torch.Size([3, 1, 80, 101]), torch.Size([3, 10]))
+
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    """
+
+    def __init__(self, frontend: nn.Module, body: nn.Module, *, augment: nn.Module | None = None,
+                 offset: float = -40.0, scale: float = 40.0, repeat: Sequence[int] = (1, 1)):
+        super().__init__()
+        for name, module in (("frontend", frontend), ("body", body), ("augment", augment)):
+            if not (isinstance(module, nn.Module) or (name == "augment" and module is None)):
+                raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
+        self.frontend = frontend
+        self.augment = augment
+        self.body = body
+        self.offset = real_number(offset, "offset")
+        self.scale = real_number(scale, "scale")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        if (isinstance(repeat, (str, bytes)) or not isinstance(repeat, Sequence) or len(repeat) != 2
+                or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in repeat)):
+            raise ValueError(f"repeat must be two positive ints (mel bands, frames), got {repeat!r}")
+        self.repeat = (int(repeat[0]), int(repeat[1]))
+
+    def extra_repr(self) -> str:
+        return f"offset={self.offset}, scale={self.scale}, repeat={self.repeat}"
+
+    def features(self, y: torch.Tensor) -> torch.Tensor:
+        """The scaled spectrogram :math:`X`, shape ``(batch, F, T)``, augmented in training mode.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``y`` is not a floating tensor of shape ``(batch, n_samples)``.
+        """
+        if not isinstance(y, torch.Tensor) or not y.is_floating_point():
+            raise TypeError(f"y must be a floating-point torch.Tensor of waveforms, shape (batch, n_samples), "
+                            f"got {type(y).__name__}{'' if not isinstance(y, torch.Tensor) else ' ' + str(y.dtype)}")
+        if y.ndim != 2:
+            raise ValueError(f"y must have shape (batch, n_samples), got {tuple(y.shape)}")
+        S = self.frontend(y)
+        if self.augment is not None:
+            S = self.augment(S)
+        return (S - self.offset) / self.scale
+
+    def image(self, X: torch.Tensor) -> torch.Tensor:
+        """The body's input: ``X`` with each band and frame repeated, one channel, ``(batch, 1, r_f F, r_t T)``."""
+        r_f, r_t = self.repeat
+        if r_f > 1:
+            X = X.repeat_interleave(r_f, dim=1)
+        if r_t > 1:
+            X = X.repeat_interleave(r_t, dim=2)
+        return X.unsqueeze(1)
+
+    def classify(self, X: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, num_classes)`` of scaled spectrograms ``X``, ``(batch, F, T)`` (for saliency maps)."""
+        return self.body(self.image(X))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Logits, shape ``(batch, num_classes)``, of waveforms ``y``, shape ``(batch, n_samples)``."""
+        return self.classify(self.features(y))
 
 
 # --------------------------------------------------------------------------- FLOPs

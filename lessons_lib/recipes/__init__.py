@@ -19,6 +19,9 @@ module              the model (chapter)
 ==================  =====================================================
 ``lstm_digits``     the LSTM digit classifier on MFCC frames (4)
 ``ctc_digits``      the BiLSTM-CTC recogniser of connected digits (5)
+``cnn_fsdd``        CNN digit classifiers on log-mel images: the baseline CNN,
+                    and through ``PRESETS`` AlexNet, VGG, GoogLeNet, ResNet,
+                    DenseNet and SqueezeNet (``resnet_fsdd``, ...) (6)
 ==================  =====================================================
 
 A notebook's full mode and the command line run the same code::
@@ -29,8 +32,9 @@ A notebook's full mode and the command line run the same code::
     torchrun --nproc_per_node=4 -m lessons_lib.train ctc_digits --mode full   # 4 GPUs, DDP
     make full                                                 # every recipe, full mode, results JSON
 
-Chapter: ``notebooks/04c_lstm_digits.ipynb`` and ``notebooks/05b_ctc_digits.ipynb``
-(each trains its recipe); the "Results" page of the book shows their numbers.
+Chapter: ``notebooks/04c_lstm_digits.ipynb``, ``notebooks/05b_ctc_digits.ipynb`` and
+``notebooks/06b_cnn_classifiers.ipynb`` (each trains its recipes); the "Results" page of the
+book shows their numbers.
 """
 
 from __future__ import annotations
@@ -52,11 +56,25 @@ __all__ = ["RECIPES", "PRESETS", "get", "config_for", "run", "hardware", "device
 RECIPES = {
     "lstm_digits": (4, "LSTM digit classifier: FSDD isolated digits, MFCC frames (notebook 04c)"),
     "ctc_digits": (5, "BiLSTM-CTC recogniser: FSDD connected digits, stacked MFCC frames (notebook 05b)"),
+    "cnn_fsdd": (6, "baseline CNN digit classifier: FSDD isolated digits, log-mel images (notebook 06b)"),
+    "alexnet_fsdd": (6, "AlexNet on FSDD log-mel images (notebook 06b)"),
+    "vgg_fsdd": (6, "VGG-11 with batch norm on FSDD log-mel images (notebook 06b)"),
+    "googlenet_fsdd": (6, "GoogLeNet (Inception v1) on FSDD log-mel images (notebook 06b)"),
+    "resnet_fsdd": (6, "ResNet-18 on FSDD log-mel images (notebooks 06b, 06c)"),
+    "densenet_fsdd": (6, "DenseNet-121 on FSDD log-mel images (notebook 06b)"),
+    "squeezenet_fsdd": (6, "SqueezeNet 1.1 on FSDD log-mel images (notebook 06b)"),
 }
 
 
 #: Recipes that are a preset of another recipe's module: name -> (module, settings it fixes).
-PRESETS: dict[str, tuple[str, dict]] = {}
+PRESETS: dict[str, tuple[str, dict]] = {
+    "alexnet_fsdd": ("cnn_fsdd", {"arch": "alexnet"}),
+    "vgg_fsdd": ("cnn_fsdd", {"arch": "vgg11_bn"}),
+    "googlenet_fsdd": ("cnn_fsdd", {"arch": "googlenet"}),
+    "resnet_fsdd": ("cnn_fsdd", {"arch": "resnet18"}),
+    "densenet_fsdd": ("cnn_fsdd", {"arch": "densenet121"}),
+    "squeezenet_fsdd": ("cnn_fsdd", {"arch": "squeezenet1_1"}),
+}
 
 
 def get(name: str):
@@ -74,7 +92,7 @@ def get(name: str):
     >>> get("lstm")
     Traceback (most recent call last):
     ...
-    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits
+    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits, cnn_fsdd, alexnet_fsdd, vgg_fsdd, googlenet_fsdd, resnet_fsdd, densenet_fsdd, squeezenet_fsdd
     """
     if name not in RECIPES:
         raise ValueError(f"no recipe {name!r}; the recipes are: {', '.join(RECIPES)}")

@@ -423,3 +423,104 @@ def test_torchvision_models_falls_back_only_on_the_missing_operators(tmp_path):
     assert report["fallback"] == ["fake resnet18", "0.0.fake", True, True, False]
     assert report["other error"] == "something else"
     assert report["not installed"][0] == "ImportError" and "pip install torchvision" in report["not installed"][1]
+
+
+# --------------------------------------------------------------------------- the audio pieces: baseline, waveforms in
+
+
+def test_the_baseline_has_the_parameters_counted_by_hand_and_takes_a_log_mel_image():
+    channels = [32, 64, 128, 256]
+    by_hand = sum(9 * c_in * c_out + 2 * c_out for c_in, c_out in zip([1] + channels, channels)) + (256 + 1) * 10
+    assert by_hand == 390_890 == n_params(cnn.baseline_cnn())
+    half = [16, 32, 64, 128]
+    assert n_params(cnn.baseline_cnn(width=0.5)) == sum(
+        9 * a * b + 2 * b for a, b in zip([1] + half, half)) + (128 + 1) * 10
+    assert n_params(cnn.baseline_cnn(num_classes=7, in_channels=3, width=0.25)) == sum(
+        9 * a * b + 2 * b for a, b in zip([3, 8, 16, 32], [8, 16, 32, 64])) + (64 + 1) * 7
+    net = cnn.baseline_cnn(width=0.25)
+    x = torch.randn(3, 1, 40, 101, generator=torch.Generator().manual_seed(0))
+    assert net(x).shape == (3, 10) and net.min_size == 16
+    net.eval()  # batch norm with its running statistics, in both computations below
+    maps = net.features(x)  # four 2x2 pools: 40 x 101 -> 2 x 6
+    assert maps.shape == (3, 64, 2, 6)
+    torch.testing.assert_close(net.eval()(x), net.classifier(maps.mean(dim=(2, 3))), rtol=1e-6, atol=1e-6)
+    assert cnn.count_flops(net, (1, 1, 40, 101)) == (40 * 101 * 8 * 9 + 20 * 50 * 8 * 16 * 9 + 10 * 25 * 16 * 32 * 9
+                                                    + 5 * 12 * 32 * 64 * 9 + 64 * 10)
+
+
+def test_the_baseline_refuses_bad_input_and_options_by_name():
+    net = cnn.baseline_cnn(width=0.25)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 1, height, width\)"):
+        net(torch.zeros(2, 40, 101))
+    with pytest.raises(ValueError, match=r"x is 8 x 101 .*BaselineCNN needs at least 16 x 16"):
+        net(torch.zeros(1, 1, 8, 101))
+    for bad, error, word in [({"width": 0}, ValueError, "width"), ({"dropout": 1.0}, ValueError, "dropout"),
+                             ({"num_classes": 0}, ValueError, "num_classes")]:
+        with pytest.raises(error, match=word):
+            cnn.baseline_cnn(**bad)
+    with pytest.raises(TypeError, match="channels"):
+        cnn.BaselineCNN(channels=32)
+    with pytest.raises(ValueError, match="channels"):
+        cnn.BaselineCNN(channels=(32, 0))
+    assert cnn.BaselineCNN(channels=(4, 8, 16)).min_size == 8
+
+
+def _log_mel():
+    from lessons_lib.models.frontend import LogMel
+
+    return LogMel(sr=8000, n_fft=256, win_length=200, hop_length=80, n_mels=40, fmin=20.0, ref="max", top_db=80.0)
+
+
+def test_a_spectrogram_classifier_is_its_front_end_scaling_repetition_and_body_by_hand():
+    torch.manual_seed(0)
+    body = cnn.alexnet(num_classes=10, in_channels=1, width=0.125).double()
+    net = cnn.SpectrogramClassifier(_log_mel(), body, offset=-60.0, scale=20.0, repeat=(2, 1)).eval()
+    y = torch.randn(3, 8000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    S = _log_mel()(y)  # (3, 40, 101), dB
+    image = ((S + 60.0) / 20.0).repeat_interleave(2, dim=1)[:, None]  # (3, 1, 80, 101)
+    assert image.shape == (3, 1, 80, 101)
+    torch.testing.assert_close(net(y), body(image), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(net.features(y), (S + 60.0) / 20.0, rtol=0, atol=0)
+    torch.testing.assert_close(net.classify(net.features(y)), net(y), rtol=0, atol=0)
+    both = cnn.SpectrogramClassifier(_log_mel(), cnn.baseline_cnn(width=0.25), repeat=(2, 3))
+    assert both.image(torch.arange(6.0).reshape(1, 2, 3)).tolist() == [[[[0.0] * 3 + [1.0] * 3 + [2.0] * 3] * 2
+                                                                          + [[3.0] * 3 + [4.0] * 3 + [5.0] * 3] * 2]]
+
+
+def test_a_spectrogram_classifier_augments_in_training_mode_only():
+    from lessons_lib.augment import SpecAugment
+
+    masks = SpecAugment(n_freq_masks=2, max_freq_width=8, n_time_masks=2, max_time_width=20)
+    net = cnn.SpectrogramClassifier(_log_mel(), cnn.baseline_cnn(width=0.25), augment=masks)
+    y = torch.randn(4, 8000, generator=torch.Generator().manual_seed(2))
+    plain = (_log_mel()(y) + 40.0) / 40.0
+    net.eval()
+    assert torch.equal(net.features(y), plain) and torch.equal(net.features(y), net.features(y))
+    net.train()
+    torch.manual_seed(5)
+    first = net.features(y)
+    torch.manual_seed(5)
+    again = net.features(y)  # the masks come from torch's global random state
+    assert torch.equal(first, again) and not torch.equal(first, plain)
+    changed = (first != plain).all(dim=2).any(dim=1) | (first != plain).all(dim=1).any(dim=1)
+    assert changed.all()  # every item has a masked band or frame
+
+
+def test_a_spectrogram_classifier_refuses_bad_input_by_name():
+    body = cnn.baseline_cnn(width=0.25)
+    with pytest.raises(TypeError, match="frontend"):
+        cnn.SpectrogramClassifier(lambda y: y, body)
+    with pytest.raises(TypeError, match="augment"):
+        cnn.SpectrogramClassifier(_log_mel(), body, augment="specaugment")
+    with pytest.raises(ValueError, match="scale"):
+        cnn.SpectrogramClassifier(_log_mel(), body, scale=0.0)
+    for repeat in [(0, 1), (1,), (1.5, 1), "11"]:
+        with pytest.raises(ValueError, match="repeat"):
+            cnn.SpectrogramClassifier(_log_mel(), body, repeat=repeat)
+    net = cnn.SpectrogramClassifier(_log_mel(), body)
+    with pytest.raises(ValueError, match=r"y must have shape \(batch, n_samples\)"):
+        net(torch.zeros(2, 1, 8000))
+    with pytest.raises(TypeError, match="y must be a floating-point torch.Tensor"):
+        net(torch.zeros(2, 8000, dtype=torch.int16))
+    with pytest.raises(ValueError, match="AlexNet needs at least 63 x 63"):  # 40 bands, no repetition
+        cnn.SpectrogramClassifier(_log_mel(), cnn.alexnet(10, 1, 0.125))(torch.zeros(1, 8000))

@@ -36,11 +36,15 @@ def command_line(*args, cwd, launcher=("-m", "lessons_lib.train"), timeout=300):
 
 
 def test_get_and_the_registry():
-    assert list(recipes.RECIPES) == ["lstm_digits", "ctc_digits"]
+    assert list(recipes.RECIPES)[:2] == ["lstm_digits", "ctc_digits"]
     assert recipes.get("lstm_digits") is lstm_digits and recipes.get("ctc_digits") is ctc_digits
+    assert set(recipes.PRESETS) <= set(recipes.RECIPES)
     for name, (chapter, title) in recipes.RECIPES.items():
         module = recipes.get(name)
-        assert module.NAME == name and set(module.CONFIGS) == {"quick", "full"} and title
+        assert module.NAME == recipes.PRESETS.get(name, (name, {}))[0]
+        assert set(module.CONFIGS) == {"quick", "full"} and title and isinstance(chapter, int)
+        config = recipes.config_for(name, "quick")
+        assert all(getattr(config, k) == v for k, v in recipes.PRESETS.get(name, (name, {}))[1].items())
     with pytest.raises(ValueError, match="no recipe 'ctc'; the recipes are: lstm_digits, ctc_digits"):
         recipes.get("ctc")
 
