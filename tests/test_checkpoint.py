@@ -24,22 +24,9 @@ import pytest
 import torch
 
 from lessons_lib.checkpoint import FORMAT, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from tests.conftest import assert_identical
 
 
-def assert_identical(a, b, where="state"):
-    """Equal structure, types and values; tensors equal bit for bit (dtype and shape included)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
-        for k in a:
-            assert_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    else:
-        assert type(a) is type(b) and a == b, f"{where}: {a!r} != {b!r}"
 
 
 class Net(torch.nn.Module):

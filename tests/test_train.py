@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from lessons_lib import checkpoint as ckpt
 from lessons_lib import train
 from lessons_lib.train import History, NonFiniteLossError, fit, pad_batch, predict, to_device
+from tests.conftest import assert_identical
 
 
 def by_definition(lengths, batch_size, rng=None, indices=None, jitter=8.0):
@@ -169,20 +170,6 @@ def run_toy(epochs, *, init=0, total_epochs=2, **kwargs):
     return (*objects, fit_toy(objects, epochs, **kwargs))
 
 
-def assert_identical(a, b, where="state"):
-    """Equal structure, types and values; tensors equal bit for bit (dtype and shape included)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
-        for k in a:
-            assert_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    else:
-        assert type(a) is type(b) and (a == b or (a != a and b != b)), f"{where}: {a!r} != {b!r}"
 
 
 def assert_same_run(one, other):
