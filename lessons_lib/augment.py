@@ -55,7 +55,8 @@ Recognition." Interspeech 2019.
 T. Ko, V. Peddinti, D. Povey, S. Khudanpur. "Audio Augmentation for Speech
 Recognition." Interspeech 2015.
 
-Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+Chapter: ``notebooks/06c_cnn_evaluation.ipynb`` (each augmentation checked and an ablation), used by
+the recipe ``lessons_lib.recipes.cnn_fsdd`` of ``notebooks/06b_cnn_classifiers.ipynb``.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ function here equals its torch counterpart in float64 (the tests check
 with ``return_cache=True``; the matching ``*_backward(d_out, cache)`` returns
 the gradients.
 
-Chapter: notebooks/06a_convolution.ipynb (to come)
+Chapter: ``notebooks/06a_convolution.ipynb``.
 """
 
 from __future__ import annotations

@@ -353,12 +353,39 @@ def _numbers_of(recipe: str, numbers: dict) -> dict:
     return numbers
 
 
+def recipe_numbers(recipe: str, records: dict) -> dict:
+    """The quick-mode numbers this build recorded for one recipe, from every notebook.
+
+    The recipe's own notebook (its module's ``NOTEBOOK``) gives its records as
+    :func:`_numbers_of` selects them; any other notebook contributes the records it
+    names ``"<recipe>: <number>"`` (a notebook that trains another chapter's recipe,
+    e.g. leave-one-speaker-out in 6c). Full-mode records are left out.
+
+    Examples
+    --------
+    >>> records = {"06b_cnn_classifiers": {"mode": "quick", "records": {"resnet_fsdd: test accuracy": 0.97}},
+    ...            "06c_cnn_evaluation": {"mode": "quick", "records": {"resnet_fsdd: LOSO mean": 0.8, "x": 1}}}
+    >>> recipe_numbers("resnet_fsdd", records)
+    {'test accuracy': 0.97, 'LOSO mean': 0.8}
+    """
+    from .recipes import get
+
+    own = get(recipe).NOTEBOOK
+    quick = {name: r.get("records", {}) for name, r in records.items() if r.get("mode") == "quick"}
+    numbers = _numbers_of(recipe, quick.get(own, {}))
+    prefix = f"{recipe}: "
+    for name, found in quick.items():
+        if name != own:
+            numbers |= {k[len(prefix):]: v for k, v in found.items() if k.startswith(prefix)}
+    return numbers
+
+
 def results_markdown(results_folder, records=None) -> str:
     """The Results page's tables: per recipe, its quick-mode numbers beside the committed full-mode ones.
 
     A notebook that trains several recipes records each one's numbers as
     ``record(notebook, "<recipe>: <number>", value)``; the table of a recipe shows
-    only its own.
+    only its own, from every notebook (:func:`recipe_numbers`).
 
     Parameters
     ----------
@@ -389,9 +416,7 @@ def results_markdown(results_folder, records=None) -> str:
         for name, (c, title) in RECIPES.items():
             if c != chapter:
                 continue
-            recipe = get(name)
-            quick = records.get(recipe.NOTEBOOK, {})
-            quick_numbers = _numbers_of(name, quick.get("records", {}) if quick.get("mode") == "quick" else {})
+            quick_numbers = recipe_numbers(name, records)
             lines += [f"**{title}** (recipe `{name}`)", ""]
             header = ["number", "quick mode, this build"] + [f"full mode, {run_name.removeprefix('full-')}"
                                                            for run_name in runs]

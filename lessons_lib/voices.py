@@ -35,7 +35,8 @@ How a recording is made to look like FSDD's
    are invariant to level (log-mel with per-utterance normalisation) do not
    care, features that are not see a plausible one.
 
-Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` and ``notebooks/06c_cnn_evaluation.ipynb`` (the
+unseen-voice test set).
 """
 
 from __future__ import annotations

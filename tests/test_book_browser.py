@@ -297,10 +297,8 @@ def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
     quick-mode headline numbers, as the notebooks recorded them in this build."""
     import json
 
-    from lessons_lib.notebook import read_records
+    from lessons_lib.notebook import read_records, recipe_numbers
     from lessons_lib.recipes import RECIPES, get
-
-    from lessons_lib.notebook import _numbers_of
 
     html = (HTML / "book" / "results.html").read_text()
     text = re.sub(r"<[^>]+>", " ", html)
@@ -313,8 +311,8 @@ def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
         if f"notebooks/{notebook}" not in in_book:
             continue  # a recipe whose notebook is still to come
         assert notebook in records and records[notebook]["mode"] == "quick", f"{notebook} recorded nothing"
-        numbers = _numbers_of(name, records[notebook]["records"])
-        assert numbers, f"{notebook} recorded no numbers for {name}"
+        numbers = recipe_numbers(name, records)
+        assert numbers, f"no notebook recorded numbers for {name}"
         block = flat[flat.index(f"(recipe {name} )"):]
         for key, value in numbers.items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -214,3 +214,10 @@ def test_results_tables_split_a_notebooks_records_by_recipe(tmp_path, monkeypatc
     assert "| test accuracy | 0.99 |" in resnet and "0.97" not in resnet
     lstm = text[text.index("(recipe `lstm_digits`)"):text.index("## Chapter 5")]
     assert "(not run yet)" in lstm  # prefixed records belong to the recipes they name
+    records["05b_ctc_digits"] = {"mode": "quick", "date": "2026-12-01", "records": {
+        "alexnet_fsdd_test: worst speaker": 0.75, "lstm_digits: LOSO mean": 0.5, "test DER": 0.02}}
+    text = results_markdown(tmp_path, records=records)
+    alexnet = text[text.index("AlexNet test"):]
+    assert "| worst speaker | 0.75 |" in alexnet and "| test accuracy | 0.97 |" in alexnet  # from two notebooks
+    lstm = text[text.index("(recipe `lstm_digits`)"):text.index("## Chapter 5")]
+    assert "| LOSO mean | 0.5 |" in lstm and "0.02" not in lstm  # only the records that name it

@@ -56,7 +56,15 @@ Three options on every builder change the published configuration:
   the classifiers (6 x 6, 7 x 7, 4 x 4). ``width=0.5`` halves every hidden
   count exactly; parameters shrink about as ``width**2``.
 
-Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+For audio, two more pieces: :func:`baseline_cnn`, a small CNN that borrows
+nothing from ImageNet (the yardstick of the chapter), and
+:class:`SpectrogramClassifier`, which puts the log-mel front end, SpecAugment
+(in training) and a fixed scaling in front of any of these networks, so that a
+model takes waveforms and a checkpoint holds the whole classifier.
+
+Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (the six and the baseline on
+FSDD) and ``notebooks/06c_cnn_evaluation.ipynb`` (unseen speakers, saliency,
+transfer learning).
 """
 
 from __future__ import annotations
@@ -186,7 +194,7 @@ class AlexNet(_Classifier):
     min_size : int
         63: the smallest height and width it accepts.
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     min_size = 63
@@ -259,7 +267,7 @@ def alexnet(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, *
     >>> net(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return AlexNet(num_classes, in_channels, width, dropout)
 
@@ -312,7 +320,7 @@ class VGG(_Classifier):
     min_size : int
         32: five 2x2 poolings.
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     min_size = 32
@@ -388,7 +396,7 @@ def vgg11(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, *, 
     >>> vgg11(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(11, False, num_classes, in_channels, width, dropout)
 
@@ -420,7 +428,7 @@ def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, 
     >>> vgg11_bn(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(11, True, num_classes, in_channels, width, dropout)
 
@@ -452,7 +460,7 @@ def vgg13(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, *, 
     >>> vgg13(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(13, False, num_classes, in_channels, width, dropout)
 
@@ -484,7 +492,7 @@ def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, 
     >>> vgg13_bn(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(13, True, num_classes, in_channels, width, dropout)
 
@@ -516,7 +524,7 @@ def vgg16(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, *, 
     >>> vgg16(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(16, False, num_classes, in_channels, width, dropout)
 
@@ -548,7 +556,7 @@ def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, 
     >>> vgg16_bn(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(16, True, num_classes, in_channels, width, dropout)
 
@@ -580,7 +588,7 @@ def vgg19(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, *, 
     >>> vgg19(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(19, False, num_classes, in_channels, width, dropout)
 
@@ -612,7 +620,7 @@ def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, 
     >>> vgg19_bn(num_classes=10, in_channels=1, width=0.0625)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return VGG(19, True, num_classes, in_channels, width, dropout)
 
@@ -792,7 +800,7 @@ class GoogLeNet(_Classifier):
     this model has no such switch: with those weights, feed it
     ``(x * std + mean - 0.5) / 0.5`` per RGB channel.
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     min_size = 15
@@ -891,7 +899,7 @@ def googlenet(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
     >>> net.eval()(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return GoogLeNet(num_classes, in_channels, width, aux_logits, dropout, dropout_aux)
 
@@ -1021,7 +1029,7 @@ class ResNet(_Classifier):
     min_size : int
         1: padded convolutions and pooling never empty a feature map.
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     min_size = 1
@@ -1085,7 +1093,7 @@ def resnet18(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0) 
     >>> resnet18(num_classes=10, in_channels=1, width=0.125)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, width)
 
@@ -1117,7 +1125,7 @@ def resnet34(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0) 
     >>> resnet34(num_classes=10, in_channels=1, width=0.125)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, width)
 
@@ -1149,7 +1157,7 @@ def resnet50(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0) 
     >>> resnet50(num_classes=10, in_channels=1, width=0.125)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, width)
 
@@ -1284,7 +1292,7 @@ class DenseNet(_Classifier):
     min_size : int
         29: three 2x2 average pools after a stride-4 stem.
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     min_size = 29
@@ -1354,7 +1362,7 @@ def densenet121(num_classes: int = 1000, in_channels: int = 3, width: float = 1.
     >>> net(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return DenseNet(32, (6, 12, 24, 16), 64, 4, drop_rate, num_classes, in_channels, width)
 
@@ -1434,7 +1442,7 @@ class SqueezeNet(_Classifier):
     min_size : int
         21 (version 1.0) or 17 (1.1).
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     def __init__(self, version: str = "1_0", num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
@@ -1502,7 +1510,7 @@ def squeezenet1_0(num_classes: int = 1000, in_channels: int = 3, width: float = 
     >>> squeezenet1_0(num_classes=10, in_channels=1, width=0.25)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return SqueezeNet("1_0", num_classes, in_channels, width, dropout)
 
@@ -1535,7 +1543,7 @@ def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, width: float = 
     >>> squeezenet1_1(num_classes=10, in_channels=1, width=0.25)(torch.zeros(2, 1, 64, 101)).shape
     torch.Size([2, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return SqueezeNet("1_1", num_classes, in_channels, width, dropout)
 
@@ -1579,7 +1587,7 @@ class BaselineCNN(_Classifier):
     >>> [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
     [16, 32, 64, 128]
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, width: float = 1.0,
@@ -1638,7 +1646,7 @@ def baseline_cnn(num_classes: int = 10, in_channels: int = 1, width: float = 1.0
     >>> baseline_cnn(width=0.25)(torch.zeros(3, 1, 40, 101)).shape
     torch.Size([3, 10])
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
     return BaselineCNN(num_classes, in_channels, width, dropout=dropout)
 
@@ -1656,9 +1664,10 @@ class SpectrogramClassifier(nn.Module):
 
     with :math:`S` a log-mel spectrogram in dB, ``(batch, n_mels, n_frames)``
     (:class:`lessons_lib.models.frontend.LogMel`), the fixed affine map
-    :math:`(a, b)` = ``(offset, scale)`` (``LogMel(ref="max", top_db=80)``
-    gives :math:`S \in [-80, 0]` dB; :math:`a = -40`, :math:`b = 40` map that to
-    :math:`[-1, 1]`), and ``repeat`` = :math:`(r_f, r_t)`, each mel band
+    :math:`(a, b)` = ``(offset, scale)`` (the defaults, :math:`a = -60` and
+    :math:`b = 20` dB, are about the mean and standard deviation of FSDD's
+    ``LogMel(ref="max", top_db=80)`` values, which lie in :math:`[-80, 0]` dB),
+    and ``repeat`` = :math:`(r_f, r_t)`, each mel band
     repeated :math:`r_f` times and each frame :math:`r_t` times
     (``repeat_interleave``; ``(1, 1)`` changes nothing): an image taller than
     the 40 bands, for a body whose strides need one (AlexNet needs 63 rows).
@@ -1681,7 +1690,7 @@ class SpectrogramClassifier(nn.Module):
         Images ``(batch, 1, r_f F, r_t T)`` -> logits ``(batch, num_classes)``.
     augment : nn.Module, optional
         Spectrograms -> spectrograms of the same shape; the identity in eval mode.
-    offset, scale : float, default -40.0, 40.0
+    offset, scale : float, default -60.0, 20.0
         :math:`a` and :math:`b > 0`.
     repeat : (int, int), default (1, 1)
         :math:`(r_f, r_t)`, each >= 1.
@@ -1702,11 +1711,11 @@ class SpectrogramClassifier(nn.Module):
     >>> net.features(y).shape, net.image(net.features(y)).shape, net(y).shape
     (torch.Size([3, 40, 101]), torch.Size([3, 1, 80, 101]), torch.Size([3, 10]))
 
-    Chapter: ``notebooks/06b_cnn_classifiers.ipynb`` (to come).
+    Chapter: ``notebooks/06b_cnn_classifiers.ipynb``.
     """
 
     def __init__(self, frontend: nn.Module, body: nn.Module, *, augment: nn.Module | None = None,
-                 offset: float = -40.0, scale: float = 40.0, repeat: Sequence[int] = (1, 1)):
+                 offset: float = -60.0, scale: float = 20.0, repeat: Sequence[int] = (1, 1)):
         super().__init__()
         for name, module in (("frontend", frontend), ("body", body), ("augment", augment)):
             if not (isinstance(module, nn.Module) or (name == "augment" and module is None)):

@@ -17,8 +17,8 @@ beyond torch, NumPy and those two NumPy modules, so it runs on a GPU machine
 without librosa.
 
 Chapter: 1 (``notebooks/01b_stft_mel_mfcc.ipynb`` teaches the NumPy path);
-used as the front end of Chapters 6 (audio classifiers) and 7 (vocoders),
-notebooks to come.
+the front end of Chapter 6's CNN classifiers (``notebooks/06b_cnn_classifiers.ipynb``) and,
+to come, of Chapter 7's vocoders.
 """
 
 from __future__ import annotations

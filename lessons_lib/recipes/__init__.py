@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["RECIPES", "PRESETS", "get", "config_for", "run", "hardware", "device_slug", "main"]
+__all__ = ["RECIPES", "PRESETS", "get", "preset_settings", "config_for", "run", "hardware", "device_slug", "main"]
 
 #: Every recipe: name -> (chapter, one line).
 RECIPES = {
@@ -61,12 +61,15 @@ RECIPES = {
     "vgg_fsdd": (6, "VGG-11 with batch norm on FSDD log-mel images (notebook 06b)"),
     "googlenet_fsdd": (6, "GoogLeNet (Inception v1) on FSDD log-mel images (notebook 06b)"),
     "resnet_fsdd": (6, "ResNet-18 on FSDD log-mel images (notebooks 06b, 06c)"),
+    "resnet_fsdd_loso": (6, "ResNet-18, augmented, leave-one-speaker-out: one run per held-out speaker "
+                            "(notebook 06c)"),
     "densenet_fsdd": (6, "DenseNet-121 on FSDD log-mel images (notebook 06b)"),
     "squeezenet_fsdd": (6, "SqueezeNet 1.1 on FSDD log-mel images (notebook 06b)"),
 }
 
 
-#: Recipes that are a preset of another recipe's module: name -> (module, settings it fixes).
+#: Recipes that are a preset of another recipe's module: name -> (module, settings it fixes). Settings under
+#: the key "quick" or "full" apply in that mode only (see :func:`preset_settings`).
 PRESETS: dict[str, tuple[str, dict]] = {
     "alexnet_fsdd": ("cnn_fsdd", {"arch": "alexnet"}),
     "vgg_fsdd": ("cnn_fsdd", {"arch": "vgg11_bn"}),
@@ -74,6 +77,10 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "resnet_fsdd": ("cnn_fsdd", {"arch": "resnet18"}),
     "densenet_fsdd": ("cnn_fsdd", {"arch": "densenet121"}),
     "squeezenet_fsdd": ("cnn_fsdd", {"arch": "squeezenet1_1"}),
+    # Quick mode holds out the two speakers that were hardest for the quick networks, and gives every fold
+    # five epochs; full mode holds out each of the six in turn.
+    "resnet_fsdd_loso": ("cnn_fsdd", {"arch": "resnet18", "augment": True, "split": "loso",
+                                      "quick": {"split": "loso:george,nicolas", "epochs": 5}}),
 }
 
 
@@ -92,11 +99,26 @@ def get(name: str):
     >>> get("lstm")
     Traceback (most recent call last):
     ...
-    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits, cnn_fsdd, alexnet_fsdd, vgg_fsdd, googlenet_fsdd, resnet_fsdd, densenet_fsdd, squeezenet_fsdd
+    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits, cnn_fsdd, alexnet_fsdd, vgg_fsdd, googlenet_fsdd, resnet_fsdd, resnet_fsdd_loso, densenet_fsdd, squeezenet_fsdd
     """
     if name not in RECIPES:
         raise ValueError(f"no recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
     return importlib.import_module(f"{__name__}.{PRESETS.get(name, (name, {}))[0]}")
+
+
+def preset_settings(name: str, mode: str = "quick") -> dict:
+    """The settings the recipe ``name`` fixes in ``mode``: a preset's own, then its ``mode`` ones; {} for a module.
+
+    Examples
+    --------
+    >>> preset_settings("resnet_fsdd")
+    {'arch': 'resnet18'}
+    >>> preset_settings("resnet_fsdd_loso", "full")["split"], preset_settings("resnet_fsdd_loso")["split"]
+    ('loso', 'loso:george,nicolas')
+    """
+    settings = dict(PRESETS.get(name, (name, {}))[1])
+    per_mode = {m: settings.pop(m, {}) for m in ("quick", "full")}
+    return settings | per_mode.get(mode, {})
 
 
 def _parse_value(text: str, default):
@@ -131,7 +153,7 @@ def config_for(recipe, mode: str = "quick", overrides=None):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
     preset = {}
     if isinstance(recipe, str):
-        preset = PRESETS.get(recipe, (recipe, {}))[1]
+        preset = preset_settings(recipe, mode)
         recipe = get(recipe)
     config = dataclasses.replace(recipe.CONFIGS[mode], **preset) if preset else recipe.CONFIGS[mode]
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
@@ -199,6 +221,15 @@ def run(name: str, mode: str = "quick", *, overrides=None, device=None, checkpoi
         ``recipe``, ``mode``, ``config``, ``results`` (the headline numbers), ``epochs``,
         ``stopped``, ``train_minutes``, ``total_minutes``, ``samples_per_second``, ``history``.
 
+    Notes
+    -----
+    A recipe whose module has ``folds(config, data)`` may stand for several runs,
+    e.g. leave-one-speaker-out: ``folds`` returns ``{label: config}``, one fresh
+    model is trained and evaluated per fold (checkpoint ``<stem>-<label>``,
+    ``time_budget`` shared equally), and the module's ``combine({label: results})``
+    gives the headline numbers. Then ``epochs`` and ``train_minutes`` are sums over
+    the folds, and ``history`` holds each fold's under ``"folds"``.
+
     Examples
     --------
     >>> tiny = {"n_train": 8, "n_valid": 4, "n_test": 4, "hidden": 4, "epochs": 1}
@@ -213,14 +244,37 @@ def run(name: str, mode: str = "quick", *, overrides=None, device=None, checkpoi
     device = default_device() if device is None else device
     begin = time.perf_counter()
     data = recipe.prepare(config)
-    model, history = recipe.train(config, data, device=device, checkpoint=checkpoint, resume=resume,
-                                  progress=progress, time_budget=time_budget)
-    results = recipe.evaluate(model, config, data, device=device)
+    folds = recipe.folds(config, data) if hasattr(recipe, "folds") else None
+    if not folds:
+        model, history = recipe.train(config, data, device=device, checkpoint=checkpoint, resume=resume,
+                                      progress=progress, time_budget=time_budget)
+        results = recipe.evaluate(model, config, data, device=device)
+        return {
+            "recipe": name, "chapter": RECIPES[name][0], "mode": mode, "config": dataclasses.asdict(config),
+            "results": results, "epochs": history.epochs, "stopped": history.stopped,
+            "train_minutes": history.seconds / 60, "total_minutes": (time.perf_counter() - begin) / 60,
+            "samples_per_second": history.samples_per_second, "history": history.to_dict(),
+        }
+    per_fold, histories = {}, {}
+    for label, fold in folds.items():
+        path = None if checkpoint is None else Path(checkpoint).with_stem(f"{Path(checkpoint).stem}-{label}")
+        model, histories[label] = recipe.train(
+            fold, data, device=device, checkpoint=path, resume=resume, progress=progress,
+            time_budget=None if time_budget is None else time_budget / len(folds))
+        per_fold[label] = recipe.evaluate(model, fold, data, device=device)
+        del model
+    seconds = sum(h.seconds for h in histories.values())
     return {
         "recipe": name, "chapter": RECIPES[name][0], "mode": mode, "config": dataclasses.asdict(config),
-        "results": results, "epochs": history.epochs, "stopped": history.stopped,
-        "train_minutes": history.seconds / 60, "total_minutes": (time.perf_counter() - begin) / 60,
-        "samples_per_second": history.samples_per_second, "history": history.to_dict(),
+        "results": recipe.combine(per_fold), "epochs": sum(h.epochs for h in histories.values()),
+        "stopped": "; ".join(f"{label}: {h.stopped}" for label, h in histories.items() if h.stopped) or None,
+        "train_minutes": seconds / 60, "total_minutes": (time.perf_counter() - begin) / 60,
+        "samples_per_second": sum(h.samples for h in histories.values()) / seconds if seconds > 0 else float("nan"),
+        "checkpoint": None if checkpoint is None else str(
+            Path(checkpoint).with_stem(f"{Path(checkpoint).stem}-<{'|'.join(folds)}>")),
+        "history": {"loss": {label: h.loss for label, h in histories.items()},
+                    "valid": {label: h.valid for label, h in histories.items()},
+                    "folds": {label: h.to_dict() for label, h in histories.items()}},
     }
 
 
@@ -259,7 +313,8 @@ def _overrides_per_recipe(names: list[str], overrides: list[str]) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {name:14s} chapter {chapter}: {title}" for name, (chapter, title) in RECIPES.items())
+    column = max(map(len, RECIPES)) + 2
+    listing = "\n".join(f"  {name:{column}s}chapter {chapter}: {title}" for name, (chapter, title) in RECIPES.items())
     parser = argparse.ArgumentParser(
         prog="python -m lessons_lib.train",
         description="Train recipes of the course (the same code as the notebooks' full mode), write a "
@@ -336,7 +391,7 @@ def main(argv=None) -> list[dict]:
                          time_budget=None if args.time_budget is None else 60 * args.time_budget)
         except CheckpointError as err:
             parser.error(f"{err} (start afresh without --resume, or use another --checkpoint-dir)")
-        record["checkpoint"] = str(checkpoint)
+        record.setdefault("checkpoint", str(checkpoint))  # a recipe of several folds names one per fold
         records.append(record)
         if rank == 0:
             headline = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -344,7 +399,7 @@ def main(argv=None) -> list[dict]:
             print(f"{name} ({args.mode}): {headline}; {record['epochs']} epochs in "
                   f"{record['train_minutes']:.2f} min ({record['samples_per_second']:.0f} samples/s)"
                   + (f"; stopped: {record['stopped']}" if record["stopped"] else "")
-                  + f"; checkpoint {checkpoint}", flush=True)
+                  + f"; checkpoint {record['checkpoint']}", flush=True)
     if args.results is not None and rank == 0:
         path = args.results
         if path.is_dir() or str(path).endswith("/"):

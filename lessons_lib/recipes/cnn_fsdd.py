@@ -5,7 +5,9 @@ Data: every FSDD recording placed in a fixed window of ``seconds`` (1.0 s,
 zeros; a longer one (20 recordings, up to 2.3 s) keeps its loudest stretch of
 that length (:func:`fit_window`). The split is the official one (takes 0-4
 test) or leave-one-speaker-out, ``split="loso:<speaker>"``: train on the five
-other speakers, test on this one.
+other speakers, test on this one. ``split="loso"`` (every speaker in turn) or
+``"loso:<a>,<b>"`` (these) stand for one run per held-out speaker
+(:func:`folds`), summarised by :func:`combine`: the preset ``resnet_fsdd_loso``.
 
 Model: :class:`lessons_lib.models.cnn.SpectrogramClassifier`, waveforms in:
 the log-mel spectrogram of Chapter 1 (``LogMel(sr=8000, n_fft=256,
@@ -55,9 +57,9 @@ unseen voices).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -71,9 +73,9 @@ from ..models import cnn
 from ..models.frontend import LogMel
 from ..train import fit, predict
 
-__all__ = ["ARCHS", "ARCH_DEFAULTS", "Config", "CONFIGS", "Windows", "fit_window", "windows_of", "prepare",
+__all__ = ["ARCHS", "TITLES", "RECIPE_OF", "ARCH_DEFAULTS", "Config", "CONFIGS", "Windows", "fit_window", "windows_of", "prepare",
            "split", "augment_waveform", "collate", "frontend", "repeat_for", "build", "loss", "batches", "logits",
-           "train", "unseen_voices", "evaluate", "settle"]
+           "train", "unseen_voices", "evaluate", "settle", "folds", "combine"]
 
 NAME = "cnn_fsdd"
 NOTEBOOK = "06b_cnn_classifiers"
@@ -90,12 +92,21 @@ ARCHS = {
     "squeezenet1_1": cnn.squeezenet1_1,
 }
 
+#: How tables and figures name each network.
+TITLES = {"baseline": "baseline CNN", "alexnet": "AlexNet", "vgg11_bn": "VGG-11-BN", "googlenet": "GoogLeNet",
+          "resnet18": "ResNet-18", "densenet121": "DenseNet-121", "squeezenet1_1": "SqueezeNet 1.1"}
+
+#: The command line's recipe for each network: this module (the baseline) or a preset of it
+#: (``lessons_lib.recipes.PRESETS``).
+RECIPE_OF = {"baseline": "cnn_fsdd", "alexnet": "alexnet_fsdd", "vgg11_bn": "vgg_fsdd", "googlenet": "googlenet_fsdd",
+             "resnet18": "resnet_fsdd", "densenet121": "densenet_fsdd", "squeezenet1_1": "squeezenet_fsdd"}
+
 #: Each network's own settings, taken where a ``Config`` field is 0: its width and epochs on a CPU (quick
 #: mode: 10-25 s of training each on one core), and its peak learning rate. AlexNet and SqueezeNet, the two
 #: without batch norm, learn more slowly and diverge at the others' rate.
 ARCH_DEFAULTS = {
     "baseline": {"width": 0.25, "epochs": 3, "lr": 3e-3},
-    "alexnet": {"width": 0.25, "epochs": 7, "lr": 1e-3},
+    "alexnet": {"width": 0.25, "epochs": 9, "lr": 1e-3},
     "vgg11_bn": {"width": 0.125, "epochs": 3, "lr": 3e-3},
     "googlenet": {"width": 0.25, "epochs": 4, "lr": 3e-3},
     "resnet18": {"width": 0.25, "epochs": 3, "lr": 3e-3},
@@ -146,7 +157,9 @@ class Config:
     time_masks, max_time_width : int
         SpecAugment: time masks per recording and their largest width, frames.
     split : str
-        ``"official"``, or ``"loso:<speaker>"`` to test on one speaker and train on the others.
+        ``"official"``, or ``"loso:<speaker>"`` to test on one speaker and train on the others;
+        ``"loso"`` or ``"loso:<a>,<b>,..."``: one run per held-out speaker (every speaker, or
+        these), see :func:`folds`.
     seed : int
         Initial weights, batches, augmentation.
     """
@@ -161,7 +174,7 @@ class Config:
     weight_decay: float = 1e-2
     augment: bool = False
     max_shift: float = 0.15
-    snr_low: float = 5.0
+    snr_low: float = 10.0
     snr_high: float = 40.0
     freq_masks: int = 2
     max_freq_width: int = 6
@@ -328,9 +341,87 @@ def split(config: Config, d: Windows) -> tuple[np.ndarray, np.ndarray]:
     """
     if config.split == "official":
         return fsdd_data.official_split(d.fsdd)
+    if config.split == "loso" or "," in config.split:
+        raise ValueError(f"split {config.split!r} stands for several runs, one per held-out speaker: "
+                         f"split each with folds(config, d)")
     if config.split.startswith("loso:"):
         return fsdd_data.speaker_split(d.fsdd, config.split.removeprefix("loso:"))
-    raise ValueError(f"split must be 'official' or 'loso:<speaker>', got {config.split!r}")
+    raise ValueError(f"split must be 'official', 'loso' or 'loso:<speaker>[,<speaker>...]', got {config.split!r}")
+
+
+def folds(config: Config, d: Windows) -> dict[str, Config]:
+    """The runs of a leave-one-speaker-out configuration: ``{speaker: config with split "loso:<speaker>"}``.
+
+    ``split="loso"`` holds out every speaker of ``d`` in turn (in sorted order);
+    ``"loso:<a>,<b>"`` these speakers. Any other split is one run, and the result
+    is ``{}`` (:func:`lessons_lib.recipes.run` then trains once).
+
+    Raises
+    ------
+    ValueError
+        If a named speaker is not in ``d``.
+
+    Examples
+    --------
+    >>> from lessons_lib.data import FSDD
+    >>> toy = FSDD((np.ones(3, np.float32),) * 4, 8000, np.array([0, 1, 0, 1]), np.array(["b", "b", "a", "a"]),
+    ...            np.array([0, 7, 0, 9]), (None,) * 4)
+    >>> {k: c.split for k, c in folds(Config(split="loso"), windows_of(toy)).items()}
+    {'a': 'loso:a', 'b': 'loso:b'}
+    >>> folds(Config(split="loso:b"), windows_of(toy)), list(folds(Config(split="loso:b,a"), windows_of(toy)))
+    ({}, ['b', 'a'])
+    """
+    if config.split == "loso":
+        held_out = sorted(set(np.asarray(d.speakers).tolist()))
+    elif config.split.startswith("loso:") and "," in config.split:
+        held_out = [s.strip() for s in config.split.removeprefix("loso:").split(",")]
+        known = set(np.asarray(d.speakers).tolist())
+        unknown = [s for s in held_out if s not in known]
+        if unknown or len(set(held_out)) != len(held_out):
+            raise ValueError(f"split must name distinct speakers of the data ({', '.join(sorted(known))}), "
+                             f"got {config.split!r}")
+    else:
+        return {}
+    return {speaker: dataclasses.replace(config, split=f"loso:{speaker}") for speaker in held_out}
+
+
+def combine(per_fold: dict[str, dict]) -> dict:
+    """The headline numbers of a leave-one-speaker-out run from each fold's :func:`evaluate`.
+
+    .. math:: \\bar a = \\frac{1}{|S|} \\sum_{s \\in S} a_s, \\qquad a_{\\min} = \\min_{s \\in S} a_s
+
+    with :math:`a_s` the test accuracy on held-out speaker :math:`s`.
+
+    Returns
+    -------
+    dict
+        ``LOSO mean accuracy`` (:math:`\\bar a`), ``worst speaker accuracy``
+        (:math:`a_{\\min}`), ``held-out speakers`` (:math:`|S|`), ``held out <s>: test
+        accuracy`` per speaker, ``espeak accuracy`` (the mean over the folds' models) when
+        every fold measured it, ``parameters`` and ``MFLOPs``.
+
+    Raises
+    ------
+    ValueError
+        If ``per_fold`` is empty.
+
+    Examples
+    --------
+    >>> out = combine({"a": {"test accuracy": 0.9, "parameters": 5}, "b": {"test accuracy": 0.7, "parameters": 5}})
+    >>> round(out["LOSO mean accuracy"], 3), out["worst speaker accuracy"], out["held out b: test accuracy"]
+    (0.8, 0.7, 0.7)
+    """
+    if not per_fold:
+        raise ValueError("per_fold must hold at least one fold's results")
+    accuracy = {speaker: r["test accuracy"] for speaker, r in per_fold.items()}
+    out = {"LOSO mean accuracy": float(np.mean(list(accuracy.values()))),
+           "worst speaker accuracy": min(accuracy.values()), "held-out speakers": len(accuracy)}
+    out |= {f"held out {speaker}: test accuracy": a for speaker, a in accuracy.items()}
+    if all("espeak accuracy" in r for r in per_fold.values()):
+        out["espeak accuracy"] = float(np.mean([r["espeak accuracy"] for r in per_fold.values()]))
+    first = next(iter(per_fold.values()))
+    out |= {k: first[k] for k in ("parameters", "MFLOPs") if k in first}
+    return out
 
 
 def augment_waveform(y: np.ndarray, config: Config, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -424,8 +515,9 @@ def build(config: Config) -> cnn.SpectrogramClassifier:
     (0.25, (1, 1), torch.Size([2, 10]))
     """
     config = settle(config)
-    if config.split != "official" and not config.split.startswith("loso:"):
-        raise ValueError(f"split must be 'official' or 'loso:<speaker>', got {config.split!r}")
+    if config.split not in ("official", "loso") and not config.split.startswith("loso:"):
+        raise ValueError(f"split must be 'official', 'loso' or 'loso:<speaker>[,<speaker>...]', "
+                         f"got {config.split!r}")
     if not config.snr_low <= config.snr_high:
         raise ValueError(f"snr_low must be <= snr_high, got {config.snr_low} and {config.snr_high}")
     if config.width < 0 or config.seconds <= 0 or config.max_shift < 0 or config.epochs < 0 or config.lr < 0:

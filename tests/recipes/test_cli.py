@@ -43,10 +43,19 @@ def test_get_and_the_registry():
         module = recipes.get(name)
         assert module.NAME == recipes.PRESETS.get(name, (name, {}))[0]
         assert set(module.CONFIGS) == {"quick", "full"} and title and isinstance(chapter, int)
-        config = recipes.config_for(name, "quick")
-        assert all(getattr(config, k) == v for k, v in recipes.PRESETS.get(name, (name, {}))[1].items())
+        for mode in ("quick", "full"):
+            config = recipes.config_for(name, mode)
+            assert all(getattr(config, k) == v for k, v in recipes.preset_settings(name, mode).items())
     with pytest.raises(ValueError, match="no recipe 'ctc'; the recipes are: lstm_digits, ctc_digits"):
         recipes.get("ctc")
+
+
+def test_a_preset_can_fix_settings_per_mode():
+    quick, full = (recipes.config_for("resnet_fsdd_loso", mode) for mode in ("quick", "full"))
+    assert (quick.arch, quick.augment, quick.split, quick.epochs) == ("resnet18", True, "loso:george,nicolas", 5)
+    assert (full.arch, full.augment, full.split) == ("resnet18", True, "loso")
+    assert full.epochs == recipes.get("resnet_fsdd_loso").CONFIGS["full"].epochs  # the mode's own value
+    assert recipes.config_for("resnet_fsdd_loso", "quick", ["epochs=2"]).epochs == 2  # overrides come last
 
 
 def test_config_for_applies_overrides_of_every_type():

@@ -95,7 +95,7 @@ def test_splits_official_and_leave_one_speaker_out(windows, real_fsdd):
         assert len(set(real_fsdd.speakers[train])) == 5 and len(np.union1d(train, test)) == 3000
     with pytest.raises(ValueError, match="test_speaker must be one of"):
         recipe.split(recipe.Config(split="loso:alice"), windows)
-    with pytest.raises(ValueError, match="split must be 'official' or 'loso:<speaker>'"):
+    with pytest.raises(ValueError, match="split must be 'official', 'loso' or 'loso:<speaker>"):
         recipe.split(recipe.Config(split="random"), windows)
 
 
@@ -345,6 +345,54 @@ def test_unseen_voices_are_windows_of_the_espeak_set(monkeypatch):
     assert unseen.fsdd is fake and unseen.waves.shape == (12, 16)
 
 
+def test_folds_hold_out_each_speaker_or_the_named_ones_and_combine_summarises_them():
+    d = synthetic()
+    assert {k: c.split for k, c in recipe.folds(recipe.Config(split="loso"), d).items()} == {
+        "a": "loso:a", "b": "loso:b", "c": "loso:c"}
+    named = recipe.folds(recipe.Config(split="loso:c, a", epochs=7), d)
+    assert list(named) == ["c", "a"] and all(c.epochs == 7 for c in named.values())
+    assert recipe.folds(recipe.Config(), d) == {} and recipe.folds(recipe.Config(split="loso:b"), d) == {}
+    for bad in ("loso:a,zz", "loso:a,a"):
+        with pytest.raises(ValueError, match="split must name distinct speakers"):
+            recipe.folds(recipe.Config(split=bad), d)
+    with pytest.raises(ValueError, match="one per held-out speaker"):
+        recipe.split(recipe.Config(split="loso"), d)
+    per_fold = {"a": {"test accuracy": 0.5, "espeak accuracy": 0.25, "parameters": 9, "MFLOPs": 1.5},
+                "b": {"test accuracy": 0.875, "espeak accuracy": 0.5, "parameters": 9, "MFLOPs": 1.5}}
+    assert recipe.combine(per_fold) == {
+        "LOSO mean accuracy": 0.6875, "worst speaker accuracy": 0.5, "held-out speakers": 2,
+        "held out a: test accuracy": 0.5, "held out b: test accuracy": 0.875, "espeak accuracy": 0.375,
+        "parameters": 9, "MFLOPs": 1.5}
+    del per_fold["b"]["espeak accuracy"]
+    assert "espeak accuracy" not in recipe.combine(per_fold)
+    with pytest.raises(ValueError, match="at least one fold"):
+        recipe.combine({})
+
+
+def test_a_leave_one_speaker_out_recipe_trains_and_evaluates_one_model_per_fold(monkeypatch, tmp_path):
+    def missing(*args, **kwargs):
+        raise voices.EspeakNotFoundError("not here")
+
+    monkeypatch.setattr(voices, "espeak_digits", missing)
+    d = synthetic(48)
+    d = dataclasses.replace(d, waves=torch.randn(len(d), 8000, generator=torch.Generator().manual_seed(0)))
+    monkeypatch.setattr(recipe, "prepare", lambda config=None: d)
+    settings = {"arch": "baseline", "width": 0.125, "epochs": 2, "batch_size": 8, "split": "loso:b,a"}
+    out = recipes.run("resnet_fsdd_loso", "quick", overrides=settings, device="cpu", progress=False,
+                      checkpoint=tmp_path / "loso.safetensors")
+    by_hand = {}
+    for speaker in ("b", "a"):
+        config = recipes.config_for("resnet_fsdd_loso", "quick", {**settings, "split": f"loso:{speaker}"})
+        model, _ = recipe.train(config, d, device="cpu", progress=False)
+        by_hand[speaker] = recipe.evaluate(model, config, d, unseen=None)
+        assert (tmp_path / f"loso-{speaker}.safetensors").is_file()
+    assert out["results"] == recipe.combine(by_hand) and out["results"]["held-out speakers"] == 2
+    assert out["epochs"] == 4 and list(out["history"]["folds"]) == ["b", "a"]
+    assert out["checkpoint"] == str(tmp_path / "loso-<b|a>.safetensors")
+    n_trained = sum(int(np.sum(d.speakers != s)) for s in ("a", "b"))
+    assert sum(h["samples"] for h in out["history"]["folds"].values()) == 2 * n_trained
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -359,4 +407,10 @@ def test_the_presets_pick_each_architecture():
         assert (quick.width, quick.epochs, quick.augment) == (0.0, 0, False)
         assert (full.width, full.epochs, full.augment) == (1.0, 30, True)
     assert recipes.config_for("resnet_fsdd", "quick", ["split=loso:theo", "augment=true"]).split == "loso:theo"
-    assert [n for n, (c, _) in recipes.RECIPES.items() if c == 6] == list(expected)
+    assert [n for n, (c, _) in recipes.RECIPES.items() if c == 6 and not n.endswith("_loso")] == list(expected)
+    assert recipe.RECIPE_OF == {arch: name for name, arch in expected.items()}
+    assert list(recipe.TITLES) == list(recipe.ARCHS) == list(recipe.ARCH_DEFAULTS) == list(recipe.RECIPE_OF)
+    loso = {mode: recipes.config_for("resnet_fsdd_loso", mode) for mode in ("quick", "full")}
+    assert recipes.get("resnet_fsdd_loso") is recipe and loso["full"].split == "loso"  # every speaker in turn
+    assert (loso["full"].arch, loso["full"].width, loso["full"].epochs, loso["full"].augment) == (
+        "resnet18", 1.0, 30, True)
