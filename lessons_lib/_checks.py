@@ -53,3 +53,11 @@ def waveform(y, name: str = "y") -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D, shape (n_samples,), got shape {y.shape}")
     return y
+
+
+def probability(value, name: str) -> float:
+    """``value`` as a float in [0, 1) (a dropout or masking probability), else a ``ValueError`` naming ``name``."""
+    p = real_number(value, name)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+    return p

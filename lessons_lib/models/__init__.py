@@ -1,20 +1,28 @@
 """Torch models of the deep-learning chapters, one module per model family.
 
-==================  =====================================================
-module              what it holds (chapter)
-==================  =====================================================
-``layers``          layers shared by several families: causal and dilated
-                    convolution, masked convolution, the gated residual
-                    unit, attention (6, 7)
-``frontend``        ``LogMel``: Chapter 1's log-mel spectrogram as a batched,
-                    differentiable ``nn.Module`` (1; the front end of 6, 7)
-``recurrent``       recurrent networks on feature frames: the LSTM digit
-                    classifier (4) and the BiLSTM-CTC recogniser (5)
-``cnn``             the CNN classics on spectrograms: AlexNet, VGG, GoogLeNet,
-                    ResNet, DenseNet, SqueezeNet with torchvision's state-dict
-                    keys; FLOPs counting; torchvision's model code as the
-                    reference (6)
-==================  =====================================================
+===================================  =====================================================
+module                               what it holds (chapter)
+===================================  =====================================================
+``layers``                           layers shared by several families: causal and dilated
+                                     convolution, masked convolution, the gated residual
+                                     unit, attention (6, 7)
+``frontend``                         ``LogMel``: Chapter 1's log-mel spectrogram as a batched,
+                                     differentiable ``nn.Module`` (1; the front end of 6, 7)
+``recurrent``                        recurrent networks on feature frames: the LSTM digit
+                                     classifier (4) and the BiLSTM-CTC recogniser (5)
+``cnn``                              the CNN classics on spectrograms: AlexNet, VGG, GoogLeNet,
+                                     ResNet, DenseNet, SqueezeNet with torchvision's state-dict
+                                     keys; FLOPs counting; torchvision's model code as the
+                                     reference (6)
+``sincnet``                          SincNet: band-pass sinc filters with learned cut-offs on
+                                     raw audio, and the speaker-identification network (6)
+``wav2vec2``                         wav2vec 2.0: convolutional feature encoder, transformer,
+                                     span masking, product quantiser, contrastive and
+                                     diversity losses; ``from_transformers`` (6)
+``audio_spectrogram_transformer``    the Audio Spectrogram Transformer:
+                                     overlapping patches, CLS and distillation tokens;
+                                     ``from_transformers`` (6)
+===================================  =====================================================
 
 Models hold no device code and no training code: ``lessons_lib.train.fit``
 moves batches to the device and runs the optimisation, and a recipe in

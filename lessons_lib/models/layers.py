@@ -12,6 +12,7 @@ layer                           paper                                       used
 ``GatedResidualUnit``           WaveNet; r9y9's ``ResidualConv1dGLU``       WaveNet, WaveNet vocoder
 ``fold_weight_norm``            weight norm (Salimans and Kingma, 2016)     loading r9y9's checkpoints
 ``MultiHeadSelfAttention``      Transformer (Vaswani et al., 2017)          wav2vec 2.0, AST
+``transformers_reference``     (Hugging Face's ``transformers``)           tests of wav2vec 2.0, AST
 ==============================  ==========================================  ===========================
 
 Shapes. Convolutions take ``(batch, channels, time)`` (``Conv1d``) and
@@ -54,6 +55,7 @@ __all__ = [
     "fold_weight_norm",
     "MultiHeadSelfAttention",
     "load_torch_multihead",
+    "transformers_reference",
 ]
 
 
@@ -769,3 +771,44 @@ def load_torch_multihead(ours: MultiHeadSelfAttention, theirs: nn.MultiheadAtten
         if ours.out_proj.bias is not None:
             ours.out_proj.bias.copy_(theirs.out_proj.bias)
     return ours
+
+
+def transformers_reference():
+    """Hugging Face's ``transformers``, the reference of wav2vec 2.0 and the AST, importable even beside a broken torchvision.
+
+    ``transformers`` imports torchvision whenever it is installed (for its image
+    utilities, on the way to every model), and torchvision 0.28's wheel from PyPI,
+    built for CUDA, fails beside the CPU build of torch (``RuntimeError: operator
+    torchvision::nms does not exist``), which makes ``transformers.Wav2Vec2Model``
+    and ``ASTModel`` fail to import. :func:`lessons_lib.models.cnn.torchvision_models`
+    imports torchvision's Python code without its compiled operators in exactly
+    that case; calling it first lets ``transformers`` import. Where torchvision
+    works (Colab) or is absent, this changes nothing.
+
+    Returns
+    -------
+    module
+        ``transformers``.
+
+    Raises
+    ------
+    ImportError
+        ``transformers`` is not installed (``pip install transformers``).
+
+    Examples
+    --------
+    >>> transformers = transformers_reference()
+    >>> transformers.Wav2Vec2Model.__name__, transformers.ASTModel.__name__
+    ('Wav2Vec2Model', 'ASTModel')
+    """
+    from .cnn import torchvision_models
+
+    try:
+        torchvision_models()
+    except ImportError:
+        pass  # no torchvision: transformers does not import it
+    try:
+        import transformers
+    except ImportError as err:
+        raise ImportError("the reference implementation needs transformers (pip install transformers)") from err
+    return transformers

@@ -14,15 +14,21 @@ function            what it does
 ``evaluate(model, config, data)``  the headline numbers, as a dict
 ==================  =====================================================
 
-==================  =====================================================
-module              the model (chapter)
-==================  =====================================================
-``lstm_digits``     the LSTM digit classifier on MFCC frames (4)
-``ctc_digits``      the BiLSTM-CTC recogniser of connected digits (5)
-``cnn_fsdd``        CNN digit classifiers on log-mel images: the baseline CNN,
-                    and through ``PRESETS`` AlexNet, VGG, GoogLeNet, ResNet,
-                    DenseNet and SqueezeNet (``resnet_fsdd``, ...) (6)
-==================  =====================================================
+====================  =====================================================
+module                the model (chapter)
+====================  =====================================================
+``lstm_digits``       the LSTM digit classifier on MFCC frames (4)
+``ctc_digits``        the BiLSTM-CTC recogniser of connected digits (5)
+``cnn_fsdd``          CNN digit classifiers on log-mel images: the baseline CNN,
+                      and through ``PRESETS`` AlexNet, VGG, GoogLeNet, ResNet,
+                      DenseNet and SqueezeNet (``resnet_fsdd``, ...) (6)
+``sincnet_fsdd``      SincNet speaker identification from 200 ms chunks of raw
+                      audio, text-independent; the plain-CNN front end and
+                      MFCC + GMM speaker models to compare (6)
+``ast_fsdd``          a small Audio Spectrogram Transformer on log-mel patches (6)
+``wav2vec2_digits``   wav2vec 2.0 pre-trained without transcripts on connected
+                      digits, probed and fine-tuned with CTC (6)
+====================  =====================================================
 
 A notebook's full mode and the command line run the same code::
 
@@ -65,6 +71,10 @@ RECIPES = {
                             "(notebook 06c)"),
     "densenet_fsdd": (6, "DenseNet-121 on FSDD log-mel images (notebook 06b)"),
     "squeezenet_fsdd": (6, "SqueezeNet 1.1 on FSDD log-mel images (notebook 06b)"),
+    "sincnet_fsdd": (6, "SincNet speaker identification: FSDD's six speakers, text-independent (notebook 06d)"),
+    "ast_fsdd": (6, "Audio Spectrogram Transformer on FSDD log-mel patches (notebook 06f)"),
+    "wav2vec2_digits": (6, "wav2vec 2.0 pre-trained without labels on FSDD connected digits, linear probe, "
+                           "CTC fine-tuning (notebook 06e)"),
 }
 
 
@@ -96,10 +106,10 @@ def get(name: str):
     --------
     >>> get("lstm_digits").NAME
     'lstm_digits'
-    >>> get("lstm")
+    >>> get("lstm")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits, cnn_fsdd, alexnet_fsdd, vgg_fsdd, googlenet_fsdd, resnet_fsdd, resnet_fsdd_loso, densenet_fsdd, squeezenet_fsdd
+    ValueError: no recipe 'lstm'; the recipes are: lstm_digits, ctc_digits, cnn_fsdd, ...
     """
     if name not in RECIPES:
         raise ValueError(f"no recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
@@ -126,6 +136,11 @@ def _parse_value(text: str, default):
         if text.lower() not in ("true", "false", "1", "0"):
             raise ValueError(f"expected true or false, got {text!r}")
         return text.lower() in ("true", "1")
+    if isinstance(default, tuple):  # comma-separated, each item of the type of the default's items
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if default:
+            return tuple(type(default[0])(item) for item in items)
+        return tuple(int(item) if item.lstrip("-").isdigit() else float(item) for item in items)  # numbers
     return type(default)(text)
 
 

@@ -712,4 +712,13 @@ def test_load_torch_multihead_bad_input():
 def test_module_exports():
     assert set(layers.__all__) == {"CausalConv1d", "receptive_field", "raster_scan_mask", "MaskedConv2d",
                                    "GatedResidualUnit", "fold_weight_norm", "MultiHeadSelfAttention",
-                                   "load_torch_multihead"}
+                                   "load_torch_multihead", "transformers_reference"}
+
+
+def test_transformers_reference_imports_the_reference_models():
+    transformers = layers.transformers_reference()
+    config = transformers.Wav2Vec2Config(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=8, conv_dim=(4,), conv_kernel=(3,), conv_stride=(2,),
+                                         num_conv_pos_embeddings=2, num_conv_pos_embedding_groups=1)
+    assert isinstance(transformers.Wav2Vec2Model(config), torch.nn.Module)
+    assert transformers.ASTModel.__module__.startswith("transformers.")

@@ -64,6 +64,8 @@ def test_config_for_applies_overrides_of_every_type():
     assert config == dataclasses.replace(ctc_digits.CONFIGS["quick"], epochs=3, lr=0.5, dropout=0.0)
     assert type(config.epochs) is int and type(config.lr) is float and type(config.dropout) is float
     assert recipes.config_for(lstm_digits, "quick", {"readout": "mean", "hidden": 4}).readout == "mean"
+    labelled = recipes.config_for("wav2vec2_digits", "quick", ["labelled=10, 100"]).labelled  # a tuple of ints
+    assert labelled == (10, 100) and all(type(n) is int for n in labelled)
 
 
 @pytest.mark.parametrize(
