@@ -168,7 +168,12 @@ def test_mel_bands_widen_with_frequency():
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0.02, 0.3), st.floats(0.05, 0.4), st.sampled_from([101, 151, 201]))
 def test_the_response_is_one_in_the_pass_band_and_near_zero_outside(low, width, kernel_size):
-    """Hamming: ripple below 0.4 % and at least 50 dB down, beyond 3.3 / L (cycles per sample) of each edge."""
+    """Hamming: beyond 3.5 / L (cycles per sample) of each edge, within 0.5 % of 1 and below 0.005.
+
+    A Hamming-windowed low-pass ripples by at most about 0.22 % (its side lobes, -53 dB); the band-pass is
+    the difference of two low-passes, so the two edges' ripples can add up to twice that (a sweep over
+    these ranges reaches 0.43 % in the stop band, for a narrow band near a low edge).
+    """
     sr = 1.0
     high = min(low + width, 0.49)
     h = sinc_bandpass([[low, high]], kernel_size, sr)[0].numpy()
@@ -179,8 +184,8 @@ def test_the_response_is_one_in_the_pass_band_and_near_zero_outside(low, width, 
     passband = (f > low + margin) & (f < high - margin)
     stopband = (f < low - margin) | (f > high + margin)
     if passband.any():
-        assert np.max(np.abs(response[passband] - 1)) < 4e-3
-    assert np.max(response[stopband], initial=0.0) < 4e-3
+        assert np.max(np.abs(response[passband] - 1)) < 5e-3
+    assert np.max(response[stopband], initial=0.0) < 5e-3
 
 
 @settings(max_examples=60, deadline=None)
