@@ -69,8 +69,14 @@ espeak:
 book: venv mathjax espeak
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 
+# Two pytest workers (pytest-xdist), one notebook per worker at a time (--dist loadfile keeps a
+# notebook's cells together), then the browser check of the built book, which needs every notebook's
+# cached outputs. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: venv mathjax chromium espeak
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser"
+	$(BIN)/python -m pytest -m browser tests/test_book_browser.py
 
 # Set up from nothing like $(VENV), but every course requirement at its declared
 # lower bound (`>=X` in requirements.txt becomes `==X`); torch and the test tools

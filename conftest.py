@@ -1,6 +1,6 @@
 """Session-wide pytest hooks for the one test command (`make test`).
 
-Three jobs:
+Four jobs:
 
 1. **Each notebook executes once per run.** nbval (``--nbval-lax``) executes
    every notebook cell by cell. When all cells of a notebook pass, the outputs
@@ -10,7 +10,10 @@ Three jobs:
    every notebook already executed and runs none of them again.
 2. **The browser check runs last**, after every notebook, so that it sees their
    cached outputs.
-3. **Doctests never download.** The examples in ``lessons_lib`` call
+3. **Two workers can share the cache.** ``make test`` runs the tests in two
+   pytest-xdist workers; the controller creates the cache's database before
+   they start, so that two notebooks finishing together only add records.
+4. **Doctests never download.** The examples in ``lessons_lib`` call
    ``load_fsdd()`` as a reader would; for the doctests, ``LESSONS_DATA`` points
    at a synthetic FSDD (6 speakers x 10 digits x 50 takes of noise at 8 kHz,
    written once per session), so they run the same on a fresh machine with no
@@ -36,6 +39,15 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 # notebook path -> {"cells": [items], "ok": bool, "start": float}
 _NOTEBOOKS: dict[Path, dict] = {}
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or os.environ.get("LESSONS_BOOK_CACHE") == "off":
+        return  # an xdist worker: the controller made the cache
+    if getattr(config.option, "numprocesses", None):
+        from jupyter_cache import get_cache
+
+        get_cache(str(BOOK_CACHE)).list_cache_records()  # creates the database once
 
 
 def _is_nbval_cell(item) -> bool:
