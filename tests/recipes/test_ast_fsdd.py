@@ -26,19 +26,7 @@ from lessons_lib.models.audio_spectrogram_transformer import ASTImageBody, patch
 from lessons_lib.recipes import ast_fsdd as recipe
 from lessons_lib.recipes import cnn_fsdd
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def windows(real_fsdd):
-    """The recipe's data prepared from the real FSDD (and not left in the recipe's cache)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "load_fsdd", lambda *args, **kwargs: real_fsdd)
-        cnn_fsdd._prepare.cache_clear()
-        try:
-            yield recipe.prepare(recipe.CONFIGS["quick"])
-        finally:
-            cnn_fsdd._prepare.cache_clear()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # `windows`: tests/recipes/conftest.py
 
 
 def tiny(**changes) -> recipe.Config:
