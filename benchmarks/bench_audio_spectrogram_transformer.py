@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from lessons_lib.models import audio_spectrogram_transformer as ast_module
 
-from .core import Case, assert_close
+from .core import Case, assert_close, one_thread
 
 transformers = ast_module.transformers_reference()
 
@@ -42,19 +42,10 @@ def _setup(settings: dict, batch: int):
     return setup
 
 
-def _one_thread(fn):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _forward(model, x):
     model.eval()
-    with torch.no_grad():
-        return _one_thread(lambda: model(x)[0])
+    with torch.no_grad(), one_thread():
+        return model(x)[0]
 
 
 def _step(model, x, labels):
@@ -66,7 +57,8 @@ def _step(model, x, labels):
         F.cross_entropy(out[1][:, :10], labels).backward()  # the pooled output's first ten features as logits
         return out[0].detach()
 
-    hidden = _one_thread(step)
+    with one_thread():
+        hidden = step()
     patch = model.embeddings.patch_embeddings.projection.weight.grad
     return hidden, patch, model.layernorm.weight.grad
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from lessons_lib.models import cnn
 
-from .core import Case, assert_close
+from .core import Case, assert_close, one_thread
 
 N_MELS, N_FRAMES = 64, 101
 # (builder, batch): the batch keeps each call between about 0.05 and 0.5 s on one core.
@@ -43,16 +43,12 @@ def _setup(name: str, batch: int):
 
 
 def _step(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         model.zero_grad(set_to_none=True)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(2)  # the same dropout masks for both models
             logits = model(x)
         F.cross_entropy(logits, labels).backward()
-    finally:
-        torch.set_num_threads(threads)
     parameters = list(model.parameters())
     return logits.detach(), parameters[0].grad, parameters[-2].grad  # first conv's and last layer's weights
 

@@ -6,15 +6,10 @@ gradients of ``sum(y * G)`` (input, weight, bias): ours with ``conv2d(..., retur
 (1 channel, 40 mels x 101 frames) into 16 channels, the first layer of Chapter 6's classifiers; and a
 mid-network layer, 16 -> 32 channels on 20 x 50. The check: every result equal within 1e-9.
 
-Both sides run on ONE thread (NumPy's BLAS through threadpoolctl, torch's intra-op pool through
-``torch.set_num_threads``), set and restored around each call. On this 2-core machine shared with other
-jobs, two threads each made torch's time swing from 5 to 170 ms between runs of the same case (a parallel
-region waits for its descheduled thread): that measures the load, not the code.
+Both sides run on ONE thread (:func:`benchmarks.core.one_thread`: NumPy's BLAS and torch's intra-op pool).
 """
 
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -22,20 +17,7 @@ import torch.nn.functional as F
 
 from lessons_lib import conv
 
-from .core import Case, assert_close
-
-
-@contextmanager
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(threads)
+from .core import Case, assert_close, one_thread
 
 
 def _inputs(batch, c_in, c_out, height, width):
@@ -52,14 +34,14 @@ def _inputs(batch, c_in, c_out, height, width):
 
 
 def _ours(x, weight, bias, d_out, **_):
-    with _one_thread():
+    with one_thread():
         y, cache = conv.conv2d(x, weight, bias, padding=1, return_cache=True)
         return (y, *conv.conv2d_backward(d_out, cache))
 
 
 def _torch(x_t, weight_t, bias_t, d_out_t, **_):
     x, weight, bias = (t.detach().requires_grad_() for t in (x_t, weight_t, bias_t))
-    with _one_thread():
+    with one_thread():
         y = F.conv2d(x, weight, bias, padding=1)
         y.backward(d_out_t)
     return tuple(t.detach().numpy() for t in (y, x.grad, weight.grad, bias.grad))

@@ -24,7 +24,7 @@ import torch
 from lessons_lib import mel, spectral
 from lessons_lib.models.frontend import LogMel
 
-from .core import Case, assert_close
+from .core import Case, assert_close, one_thread
 
 SR = 8000
 SPEECH = dict(n_fft=256, hop_length=80, win_length=200, n_mels=26, fmin=20.0)
@@ -42,13 +42,8 @@ def _batch():
 
 
 def _ours(y, y_torch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # NumPy's and librosa's FFTs run on one thread: compare like with like
-    try:
-        with torch.no_grad():
-            return LOGMEL(y_torch).numpy()
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad(), one_thread():  # NumPy's and librosa's FFTs run on one thread: compare like with like
+        return LOGMEL(y_torch).numpy()
 
 
 def _librosa(y, y_torch):

@@ -15,7 +15,7 @@ import torch
 
 from lessons_lib.models.sincnet import SincConv1d
 
-from .core import Case, assert_close
+from .core import Case, assert_close, one_thread
 
 # (filters, taps, sample rate, samples per chunk, batch)
 SIZES = [(32, 101, 8000, 1600, 64), (80, 251, 16000, 3200, 32)]
@@ -32,42 +32,29 @@ def _setup(filters, taps, sample_rate, samples, batch):
     return setup
 
 
-def _one_thread(fn):
-    def call(sinc, conv, x):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(sinc, conv, x)
-        finally:
-            torch.set_num_threads(threads)
-    return call
-
-
-@_one_thread
 def _sinc_forward(sinc, conv, x):
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         return sinc(x)
 
 
-@_one_thread
 def _conv_forward(sinc, conv, x):
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         return conv(x)
 
 
-@_one_thread
 def _sinc_backward(sinc, conv, x):
     sinc.zero_grad(set_to_none=True)
-    y = sinc(x)
-    y.square().sum().backward()
+    with one_thread():
+        y = sinc(x)
+        y.square().sum().backward()
     return y.detach()
 
 
-@_one_thread
 def _conv_backward(sinc, conv, x):
     conv.zero_grad(set_to_none=True)
-    y = conv(x)
-    y.square().sum().backward()
+    with one_thread():
+        y = conv(x)
+        y.square().sum().backward()
     return y.detach()
 
 

@@ -22,7 +22,7 @@ import torch
 
 from lessons_lib.models import wav2vec2 as w2v
 
-from .core import Case, assert_close
+from .core import Case, assert_close, one_thread
 
 BATCH, N_SAMPLES = 4, 16000
 CONFIG = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
@@ -42,31 +42,19 @@ def _setup(training: bool):
     return setup
 
 
-def _one_thread(fn):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _forward(model, x):
-    def run():
-        with torch.no_grad():
-            return model(x)[0]
-    return _one_thread(run)
+    with torch.no_grad(), one_thread():
+        return model(x)[0]
 
 
 def _step(model, x):
-    def run():
+    with one_thread():
         model.zero_grad(set_to_none=True)
         c = model(x)[0]
         c.pow(2).sum().backward()
         first = model.feature_extractor.conv_layers[0].conv.weight.grad
         last = model.encoder.layers[-1].feed_forward.output_dense.weight.grad
         return c.detach(), first, last
-    return _one_thread(run)
 
 
 def _same_forward(ours, reference):

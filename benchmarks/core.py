@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+
+@contextmanager
+def one_thread():
+    """Run the body on ONE thread: torch's intra-op pool and NumPy's BLAS, restored afterwards.
+
+    Both sides of a comparison run this way. On a 2-core machine shared with other jobs, two threads
+    each made torch's time for the same convolution swing from 5 to 170 ms between runs (a parallel
+    region waits for its descheduled thread): that measures the load, not the code.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def assert_close(ours, reference, rtol=1e-6, atol=1e-7) -> None:
