@@ -1,4 +1,4 @@
-r"""Data augmentation from scratch: SpecAugment's masks, time shifts, noise mixed at a chosen SNR.
+r"""Data augmentation from scratch: SpecAugment's masks, time shifts, noise mixed at a chosen SNR, mixup.
 
 A network trained on six speakers learns their voices as well as their digits.
 Augmentation shows it each recording in many slightly broken versions, so that
@@ -14,6 +14,8 @@ function                what it does                                 where it ru
                         with zeros                                   ``collate``
 :func:`mix_at_snr`      add noise scaled to an exact signal-to-      NumPy, per recording, in ``collate``
                         noise ratio
+:func:`mixup`           mix each recording of a batch with another,  torch, per batch, in ``collate``
+                        and their labels in the same proportion
 ======================  ===========================================  ==========================================
 
 Where each piece runs (a design choice). Waveform augmentations act before
@@ -67,11 +69,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ._checks import finite_array, positive_int, real_number
 from ._checks import waveform as _check_waveform
 
-__all__ = ["Masks", "draw_masks", "apply_masks", "spec_augment", "SpecAugment", "time_shift", "mix_at_snr"]
+__all__ = ["Masks", "draw_masks", "apply_masks", "spec_augment", "SpecAugment", "time_shift", "mix_at_snr", "mixup"]
 
 
 class Masks(NamedTuple):
@@ -773,3 +776,56 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float, *,
                          f"snr_db = {snr_db}")
     g = np.sqrt(P_s / (P_v * 10.0 ** (snr_db / 10.0)))
     return (s + g * v).astype(speech.dtype, copy=False)
+
+
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator,
+          num_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Mixup (Zhang et al., 2018): each item mixed with another of the batch, and its label likewise.
+
+    .. math:: \tilde x_i = \lambda_i x_i + (1 - \lambda_i) x_{\pi(i)}, \qquad
+              \tilde y_i = \lambda_i e_{y_i} + (1 - \lambda_i) e_{y_{\pi(i)}}, \qquad
+              \lambda_i \sim \mathrm{Beta}(\alpha, \alpha)
+
+    with :math:`\pi` a random permutation of the batch and :math:`e_k` the
+    one-hot vector of class :math:`k`. The AST paper mixes waveforms, before the
+    log-mel front end, as ``lessons_lib.recipes.ast_fsdd`` does: a mixture of two
+    recordings is a sound one could hear, and its label says how much of each
+    class it holds. Draws, in order: the permutation, then :math:`\lambda`.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, n_samples)
+    y : Tensor of int64, shape (batch,)
+    alpha : float
+        :math:`\alpha > 0`: small values give :math:`\lambda` near 0 or 1 (mild mixing).
+    rng : numpy.random.Generator
+    num_classes : int, default 10
+
+    Returns
+    -------
+    x_mixed : Tensor, shape (batch, n_samples), ``x``'s dtype
+    y_mixed : Tensor, shape (batch, num_classes), float32
+        Class probabilities (each row sums to 1), for ``F.cross_entropy``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``alpha`` not positive; ``x`` and ``y`` of different batch sizes.
+
+    Examples
+    --------
+    >>> x, y = torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.tensor([3, 5])
+    >>> xm, ym = mixup(x, y, 0.4, np.random.default_rng(0), num_classes=6)
+    >>> bool(torch.allclose(ym.sum(1), torch.ones(2))), bool(torch.allclose(xm[:, 0], ym[:, 3]))
+    (True, True)
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same items, got {x.shape[0]} and {y.shape[0]}")
+    partner = torch.from_numpy(rng.permutation(x.shape[0]))
+    lam = torch.from_numpy(rng.beta(alpha, alpha, size=x.shape[0]))
+    one_hot = F.one_hot(y, num_classes).double()
+    x_mixed = (lam[:, None] * x.double() + (1 - lam[:, None]) * x[partner].double()).to(x.dtype)
+    y_mixed = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[partner]
+    return x_mixed, y_mixed.float()

@@ -7,8 +7,9 @@ are as wide as drawn, the masked bins never exceed the bounds, the same seed giv
 the identity; the laws of the draws (range, every value reachable, roughly uniform); the torch module equals the
 NumPy function item by item given the same draws (float64: exact for a constant fill, rtol 1e-12 for the mean),
 leaves padding alone and is the identity in eval mode; time_shift's roll is a permutation that keeps the energy
-(hypothesis); mix_at_snr reaches the requested SNR to 1e-9 dB on random signals (hypothesis); edge cases and bad
-input raise errors naming the argument.
+(hypothesis); mix_at_snr reaches the requested SNR to 1e-9 dB on random signals (hypothesis); mixup equals its formula
+with the documented draws (permutation, then Beta) and its labels are probabilities; edge cases and bad input
+raise errors naming the argument.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from lessons_lib.augment import Masks, SpecAugment, apply_masks, draw_masks, mix_at_snr, spec_augment, time_shift
+from lessons_lib.augment import (Masks, SpecAugment, apply_masks, draw_masks, mix_at_snr, mixup, spec_augment,
+                                  time_shift)
 from lessons_lib.models.frontend import LogMel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: no thread contention on CI
@@ -404,3 +406,33 @@ def test_mix_at_snr_refuses_nan_and_minus_infinity(snr):
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_mixup_is_the_formula_with_the_documented_draws():
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(6, 50, generator=generator), torch.tensor([0, 3, 3, 9, 5, 1])
+    got_x, got_y = mixup(x, y, 0.4, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    partner, lam = rng.permutation(6), rng.beta(0.4, 0.4, size=6)
+    for i in range(6):
+        expected = lam[i] * x[i].double().numpy() + (1 - lam[i]) * x[partner[i]].double().numpy()
+        np.testing.assert_allclose(got_x[i].numpy(), expected, rtol=1e-6, atol=1e-7)
+        label = np.zeros(10)
+        label[y[i]] += lam[i]
+        label[y[partner[i]]] += 1 - lam[i]
+        np.testing.assert_allclose(got_y[i].numpy(), label, rtol=1e-6, atol=1e-7)
+    assert got_x.dtype == torch.float32 and got_y.dtype == torch.float32
+    for bad in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match="alpha"):
+            mixup(x, y, bad, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="same items"):
+        mixup(x, y[:3], 0.4, np.random.default_rng(0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 12), alpha=st.floats(0.05, 20.0), seed=st.integers(0, 2**16))
+def test_mixed_labels_are_probabilities_on_at_most_two_classes(n, alpha, seed):
+    y = torch.from_numpy(np.random.default_rng(seed).integers(0, 10, n))
+    _, soft = mixup(torch.zeros(n, 4), y, alpha, np.random.default_rng(seed))
+    torch.testing.assert_close(soft.sum(1), torch.ones(n), rtol=0, atol=1e-6)
+    assert (soft >= 0).all() and ((soft > 0).sum(1) <= 2).all()

@@ -33,7 +33,7 @@ on, the same 12 epochs ended near a third in our runs, so quick mode trains
 without it (``augment=False``), and full mode, with 100 epochs on a GPU, with it. What helps against over-fitting, each a setting
 here: the waveform augmentation and SpecAugment (``augment``), mixup
 (``mixup``: training on mixtures of two recordings and of their labels,
-:func:`mixup`), the size and overlap of the patches, dropout and weight decay.
+:func:`lessons_lib.augment.mixup`), the size and overlap of the patches, dropout and weight decay.
 
 Loss: the cross-entropy of the logits against the (mixed) labels. Training:
 AdamW, a one-cycle learning rate (warm-up then cosine decay to zero, peak
@@ -53,14 +53,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import augment as aug
+from ..augment import mixup
 from ..models import cnn
 from ..models.audio_spectrogram_transformer import ASTConfig, ASTImageBody
 from ..train import fit
 from . import cnn_fsdd
 from .cnn_fsdd import FRONTEND, OFFSET, SCALE, Windows, batches, combine, folds, frontend, logits, prepare, split
 
-__all__ = ["Config", "CONFIGS", "ast_config", "build", "mixup", "collate", "loss", "warmup_cosine", "train", "evaluate",
+__all__ = ["Config", "CONFIGS", "ast_config", "build", "collate", "loss", "warmup_cosine", "train", "evaluate",
            "attention_macs", "prepare", "split", "folds", "combine", "logits"]
 
 NAME = "ast_fsdd"
@@ -69,7 +69,7 @@ TITLE = "Audio Spectrogram Transformer: FSDD isolated digits, log-mel patches"
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(cnn_fsdd.Augmentation):
     """Hyper-parameters of the recipe (quick and full sizes in ``CONFIGS``).
 
     Attributes
@@ -93,12 +93,12 @@ class Config:
     weight_decay : float
     clip : float
         Largest gradient norm.
-    augment : bool
-        Time shift, noise and SpecAugment on the training recordings (``cnn_fsdd``'s).
-    max_shift, snr_low, snr_high, freq_masks, max_freq_width, time_masks, max_time_width
-        As :class:`lessons_lib.recipes.cnn_fsdd.Config`.
+    augment, max_shift, snr_low, snr_high, freq_masks, max_freq_width, time_masks, max_time_width
+        Time shift, noise and SpecAugment on the training recordings:
+        :class:`lessons_lib.recipes.cnn_fsdd.Augmentation`.
     mixup : float
-        :math:`\\alpha` of mixup's :math:`\\mathrm{Beta}(\\alpha, \\alpha)`; 0: no mixup.
+        :math:`\\alpha` of mixup's :math:`\\mathrm{Beta}(\\alpha, \\alpha)`
+        (:func:`lessons_lib.augment.mixup`); 0: no mixup.
     split : str
         ``"official"``, ``"loso:<speaker>"``, or ``"loso"`` / ``"loso:<a>,<b>"`` for one run per speaker.
     seed : int
@@ -120,14 +120,6 @@ class Config:
     warmup: float = 0.1
     weight_decay: float = 0.05
     clip: float = 1.0
-    augment: bool = False
-    max_shift: float = 0.15
-    snr_low: float = 10.0
-    snr_high: float = 40.0
-    freq_masks: int = 2
-    max_freq_width: int = 6
-    time_masks: int = 2
-    max_time_width: int = 10
     mixup: float = 0.0
     split: str = "official"
     seed: int = 0
@@ -171,8 +163,7 @@ def ast_config(config: Config) -> ASTConfig:
 def _check(config: Config) -> None:
     if config.split not in ("official", "loso") and not config.split.startswith("loso:"):
         raise ValueError(f"split must be 'official', 'loso' or 'loso:<speaker>[,<speaker>...]', got {config.split!r}")
-    if not config.snr_low <= config.snr_high:
-        raise ValueError(f"snr_low must be <= snr_high, got {config.snr_low} and {config.snr_high}")
+    cnn_fsdd.check_augmentation(config)
     if config.mixup < 0 or config.lr <= 0 or config.epochs < 1 or config.clip <= 0 or not 0 <= config.warmup < 1:
         raise ValueError(f"mixup must be >= 0, lr and clip > 0, epochs >= 1, warmup in [0, 1); got mixup="
                          f"{config.mixup}, lr={config.lr}, clip={config.clip}, epochs={config.epochs}, "
@@ -198,71 +189,15 @@ def build(config: Config) -> cnn.SpectrogramClassifier:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         body = ASTImageBody(ast)
-    masks = None
-    if config.augment:
-        masks = aug.SpecAugment(n_freq_masks=config.freq_masks, max_freq_width=config.max_freq_width,
-                                n_time_masks=config.time_masks, max_time_width=config.max_time_width)
-    return cnn.SpectrogramClassifier(frontend(config), body, augment=masks, offset=OFFSET, scale=SCALE)
-
-
-def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator,
-          num_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Mixup (Zhang et al., 2018): each item mixed with another of the batch, and its label likewise.
-
-    .. math:: \tilde x_i = \lambda_i x_i + (1 - \lambda_i) x_{\pi(i)}, \qquad
-              \tilde y_i = \lambda_i e_{y_i} + (1 - \lambda_i) e_{y_{\pi(i)}}, \qquad
-              \lambda_i \sim \mathrm{Beta}(\alpha, \alpha)
-
-    with :math:`\pi` a random permutation of the batch and :math:`e_k` the
-    one-hot vector of class :math:`k`. The AST paper mixes waveforms, before the
-    log-mel front end, as here: a mixture of two recordings is a sound one could
-    hear, and its label says how much of each digit it holds. Draws, in order:
-    the permutation, then :math:`\lambda`.
-
-    Parameters
-    ----------
-    x : Tensor, shape (batch, n_samples)
-    y : Tensor of int64, shape (batch,)
-    alpha : float
-        :math:`\alpha > 0`: small values give :math:`\lambda` near 0 or 1 (mild mixing).
-    rng : numpy.random.Generator
-    num_classes : int, default 10
-
-    Returns
-    -------
-    x_mixed : Tensor, shape (batch, n_samples), ``x``'s dtype
-    y_mixed : Tensor, shape (batch, num_classes), float32
-        Class probabilities (each row sums to 1), for ``F.cross_entropy``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``alpha`` not positive; ``x`` and ``y`` of different batch sizes.
-
-    Examples
-    --------
-    >>> x, y = torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.tensor([3, 5])
-    >>> xm, ym = mixup(x, y, 0.4, np.random.default_rng(0), num_classes=6)
-    >>> bool(torch.allclose(ym.sum(1), torch.ones(2))), bool(torch.allclose(xm[:, 0], ym[:, 3]))
-    (True, True)
-    """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must hold the same items, got {x.shape[0]} and {y.shape[0]}")
-    partner = torch.from_numpy(rng.permutation(x.shape[0]))
-    lam = torch.from_numpy(rng.beta(alpha, alpha, size=x.shape[0]))
-    one_hot = F.one_hot(y, num_classes).double()
-    x_mixed = (lam[:, None] * x.double() + (1 - lam[:, None]) * x[partner].double()).to(x.dtype)
-    y_mixed = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[partner]
-    return x_mixed, y_mixed.float()
+    return cnn.SpectrogramClassifier(frontend(config), body, augment=cnn_fsdd.spec_augment(config), offset=OFFSET,
+                                     scale=SCALE)
 
 
 def collate(d: Windows, indices, *, config: Config | None = None, epoch: int | None = None):
     """A batch: waveforms ``(B, n_samples)`` and digits ``(B,)``, or mixed waveforms and label probabilities ``(B, 10)``.
 
     With an ``epoch``: ``cnn_fsdd.collate``'s augmentation (``config.augment``),
-    then, with ``config.mixup``, :func:`mixup` drawn from
+    then, with ``config.mixup``, :func:`lessons_lib.augment.mixup` drawn from
     ``numpy.random.default_rng([seed, epoch, *indices])``: the same for the same
     batch, in a resumed run too. Without an epoch (evaluation): the plain windows.
 

@@ -73,7 +73,7 @@ from ..models import cnn
 from ..models.frontend import LogMel
 from ..train import fit, predict
 
-__all__ = ["ARCHS", "TITLES", "RECIPE_OF", "ARCH_DEFAULTS", "Config", "CONFIGS", "Windows", "fit_window", "windows_of", "prepare",
+__all__ = ["ARCHS", "TITLES", "RECIPE_OF", "ARCH_DEFAULTS", "Augmentation", "check_augmentation", "spec_augment", "Config", "CONFIGS", "Windows", "fit_window", "windows_of", "prepare",
            "split", "augment_waveform", "collate", "frontend", "repeat_for", "build", "loss", "batches", "logits",
            "train", "unseen_voices", "evaluate", "settle", "folds", "combine"]
 
@@ -125,7 +125,65 @@ OFFSET, SCALE = -60.0, 20.0
 
 
 @dataclass(frozen=True)
-class Config:
+class Augmentation:
+    """The training-time augmentation of the recipes on FSDD windows (this one and ``ast_fsdd``).
+
+    Attributes
+    ----------
+    augment : bool
+        Time shift, noise and SpecAugment on the training recordings.
+    max_shift : float
+        Largest time shift, seconds.
+    snr_low, snr_high : float
+        The SNR of the added white noise is drawn uniformly between them, dB.
+    freq_masks, max_freq_width : int
+        SpecAugment: frequency masks per recording and their largest width, mel bands.
+    time_masks, max_time_width : int
+        SpecAugment: time masks per recording and their largest width, frames.
+    """
+
+    augment: bool = False
+    max_shift: float = 0.15
+    snr_low: float = 10.0
+    snr_high: float = 40.0
+    freq_masks: int = 2
+    max_freq_width: int = 6
+    time_masks: int = 2
+    max_time_width: int = 10
+
+
+def check_augmentation(config: Augmentation) -> None:
+    """Raise a ``ValueError`` for ``snr_low > snr_high`` or a negative ``max_shift``.
+
+    Examples
+    --------
+    >>> check_augmentation(Augmentation(snr_low=30.0, snr_high=20.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: snr_low must be <= snr_high, got 30.0 and 20.0
+    """
+    if not config.snr_low <= config.snr_high:
+        raise ValueError(f"snr_low must be <= snr_high, got {config.snr_low} and {config.snr_high}")
+    if config.max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0 seconds, got {config.max_shift}")
+
+
+def spec_augment(config: Augmentation) -> aug.SpecAugment | None:
+    """The model's SpecAugment layer with ``config``'s masks, or ``None`` without ``config.augment``.
+
+    Examples
+    --------
+    >>> spec_augment(Augmentation()) is None, type(spec_augment(Augmentation(augment=True))).__name__
+    (True, 'SpecAugment')
+    """
+    if not config.augment:
+        return None
+    return aug.SpecAugment(n_freq_masks=config.freq_masks, max_freq_width=config.max_freq_width,
+                           n_time_masks=config.time_masks, max_time_width=config.max_time_width)
+
+
+@dataclass(frozen=True)
+class Config(Augmentation):
     """Hyper-parameters of the recipe (the notebook's quick and full sizes are in ``CONFIGS``).
 
     Attributes
@@ -146,16 +204,8 @@ class Config:
         The peak learning rate of the one-cycle schedule (AdamW); 0: ``ARCH_DEFAULTS[arch]["lr"]``.
     weight_decay : float
         AdamW's decoupled weight decay.
-    augment : bool
-        Time shift, noise and SpecAugment on the training recordings.
-    max_shift : float
-        Largest time shift, seconds.
-    snr_low, snr_high : float
-        The SNR of the added white noise is drawn uniformly between them, dB.
-    freq_masks, max_freq_width : int
-        SpecAugment: frequency masks per recording and their largest width, mel bands.
-    time_masks, max_time_width : int
-        SpecAugment: time masks per recording and their largest width, frames.
+    augment, max_shift, snr_low, snr_high, freq_masks, max_freq_width, time_masks, max_time_width
+        The augmentation, :class:`Augmentation`.
     split : str
         ``"official"``, or ``"loso:<speaker>"`` to test on one speaker and train on the others;
         ``"loso"`` or ``"loso:<a>,<b>,..."``: one run per held-out speaker (every speaker, or
@@ -172,14 +222,6 @@ class Config:
     batch_size: int = 32
     lr: float = 0.0
     weight_decay: float = 1e-2
-    augment: bool = False
-    max_shift: float = 0.15
-    snr_low: float = 10.0
-    snr_high: float = 40.0
-    freq_masks: int = 2
-    max_freq_width: int = 6
-    time_masks: int = 2
-    max_time_width: int = 10
     split: str = "official"
     seed: int = 0
 
@@ -518,20 +560,15 @@ def build(config: Config) -> cnn.SpectrogramClassifier:
     if config.split not in ("official", "loso") and not config.split.startswith("loso:"):
         raise ValueError(f"split must be 'official', 'loso' or 'loso:<speaker>[,<speaker>...]', "
                          f"got {config.split!r}")
-    if not config.snr_low <= config.snr_high:
-        raise ValueError(f"snr_low must be <= snr_high, got {config.snr_low} and {config.snr_high}")
-    if config.width < 0 or config.seconds <= 0 or config.max_shift < 0 or config.epochs < 0 or config.lr < 0:
-        raise ValueError("width, epochs, lr and max_shift must be >= 0, seconds > 0")
+    check_augmentation(config)
+    if config.width < 0 or config.seconds <= 0 or config.epochs < 0 or config.lr < 0:
+        raise ValueError("width, epochs and lr must be >= 0, seconds > 0")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         body = ARCHS[config.arch](num_classes=10, in_channels=1, width=config.width)
     front = frontend(config)
     n_frames = int(front.n_frames(round(config.seconds * FRONTEND["sr"])))
-    masks = None
-    if config.augment:
-        masks = aug.SpecAugment(n_freq_masks=config.freq_masks, max_freq_width=config.max_freq_width,
-                                n_time_masks=config.time_masks, max_time_width=config.max_time_width)
-    return cnn.SpectrogramClassifier(front, body, augment=masks, offset=OFFSET, scale=SCALE,
+    return cnn.SpectrogramClassifier(front, body, augment=spec_augment(config), offset=OFFSET, scale=SCALE,
                                      repeat=repeat_for(body, config.n_mels, n_frames))
 
 

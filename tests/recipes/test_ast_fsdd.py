@@ -2,10 +2,9 @@
 
 The data, split, folds, combine and batches are cnn_fsdd's own functions (identity checked), so the AST and the
 CNNs see exactly the same recordings. The model on waveforms equals LogMel, the fixed scaling, the transpose to
-mel frames and the AST applied by hand (float64, rtol 1e-12); augmentation acts in training mode only. Mixup
-equals the formula with the documented draws (permutation, then Beta), and its labels are probabilities;
-``collate`` mixes cnn_fsdd's augmented batch with the generator ``[seed, epoch, *indices]``. The soft-label loss
-equals the cross-entropy by hand. ``attention_macs`` plus ``cnn.count_flops`` equals torch's own FLOP counter
+mel frames and the AST applied by hand (float64, rtol 1e-12); augmentation acts in training mode only.
+``collate`` mixes (``augment.mixup``, tested in tests/test_augment.py) cnn_fsdd's augmented batch with the
+generator ``[seed, epoch, *indices]``. The soft-label loss equals the cross-entropy by hand. ``attention_macs`` plus ``cnn.count_flops`` equals torch's own FLOP counter
 (which sees the attention products). Training is reproducible and resumable, a tiny run lowers the loss and
 records both accuracies; bad settings are refused; the registry knows the recipe.
 """
@@ -18,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
 
 from lessons_lib import augment, data, recipes
 from lessons_lib.models import cnn
 from lessons_lib.models.audio_spectrogram_transformer import ASTImageBody, patch_grid
 from lessons_lib.recipes import ast_fsdd as recipe
 from lessons_lib.recipes import cnn_fsdd
+from tests.recipes.conftest import assert_reproducible_and_resumable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # `windows`: tests/recipes/conftest.py
 
@@ -96,42 +95,12 @@ def test_bad_settings_are_refused(bad, word):
 # --------------------------------------------------------------------------- mixup and collate
 
 
-def test_mixup_is_the_formula_with_the_documented_draws():
-    generator = torch.Generator().manual_seed(0)
-    x, y = torch.randn(6, 50, generator=generator), torch.tensor([0, 3, 3, 9, 5, 1])
-    got_x, got_y = recipe.mixup(x, y, 0.4, np.random.default_rng(7))
-    rng = np.random.default_rng(7)
-    partner, lam = rng.permutation(6), rng.beta(0.4, 0.4, size=6)
-    for i in range(6):
-        expected = lam[i] * x[i].double().numpy() + (1 - lam[i]) * x[partner[i]].double().numpy()
-        np.testing.assert_allclose(got_x[i].numpy(), expected, rtol=1e-6, atol=1e-7)
-        label = np.zeros(10)
-        label[y[i]] += lam[i]
-        label[y[partner[i]]] += 1 - lam[i]
-        np.testing.assert_allclose(got_y[i].numpy(), label, rtol=1e-6, atol=1e-7)
-    assert got_x.dtype == torch.float32 and got_y.dtype == torch.float32
-    for bad in (0.0, -1.0, True):
-        with pytest.raises(ValueError, match="alpha"):
-            recipe.mixup(x, y, bad, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="same items"):
-        recipe.mixup(x, y[:3], 0.4, np.random.default_rng(0))
-
-
-@settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 12), alpha=st.floats(0.05, 20.0), seed=st.integers(0, 2**16))
-def test_mixed_labels_are_probabilities_on_at_most_two_classes(n, alpha, seed):
-    y = torch.from_numpy(np.random.default_rng(seed).integers(0, 10, n))
-    _, soft = recipe.mixup(torch.zeros(n, 4), y, alpha, np.random.default_rng(seed))
-    torch.testing.assert_close(soft.sum(1), torch.ones(n), rtol=0, atol=1e-6)
-    assert (soft >= 0).all() and ((soft > 0).sum(1) <= 2).all()
-
-
 def test_collate_mixes_cnn_fsdds_augmented_batch_from_its_own_generator(windows):
     config = tiny(augment=True, mixup=0.4, seed=3)
     indices = np.array([5, 2999, 17, 1000])
     x, y = recipe.collate(windows, indices, config=config, epoch=2)
     plain_x, plain_y = cnn_fsdd.collate(windows, indices, config=config, epoch=2)
-    expected = recipe.mixup(plain_x, plain_y, 0.4, np.random.default_rng([3, 2, 5, 2999, 17, 1000]))
+    expected = augment.mixup(plain_x, plain_y, 0.4, np.random.default_rng([3, 2, 5, 2999, 17, 1000]))
     assert torch.equal(x, expected[0]) and torch.equal(y, expected[1])
     x_eval, y_eval = recipe.collate(windows, indices, config=config)  # no epoch: evaluation, no mixing
     assert torch.equal(x_eval, windows.waves[indices]) and y_eval.tolist() == windows.digits[indices].tolist()
@@ -172,21 +141,8 @@ def test_attention_macs_complete_count_flops_as_torchs_flop_counter_sees_them():
 
 
 def test_training_with_augmentation_and_mixup_is_reproducible_and_resumable(windows, tmp_path):
-    config = tiny(augment=True, mixup=0.4, epochs=2)
-    items = np.arange(0, 3000, 47)  # 64 recordings
-    state = torch.get_rng_state()
-    first, h1 = recipe.train(config, windows, items, device="cpu", progress=False)
-    second, _ = recipe.train(config, windows, items, device="cpu", progress=False)
-    assert torch.equal(torch.get_rng_state(), state)
-    path = tmp_path / "ast.safetensors"
-    stopped, h2 = recipe.train(config, windows, items, device="cpu", progress=False, checkpoint=path,
-                               time_budget=1e-6)
-    assert h2.epochs == 1 and h2.stopped
-    resumed, h3 = recipe.train(config, windows, items, device="cpu", progress=False, checkpoint=path, resume=True)
-    assert h3.epochs == 2 and h3.loss == h1.loss
-    for key, value in first.state_dict().items():
-        assert torch.equal(value, second.state_dict()[key]), key
-        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert_reproducible_and_resumable(recipe, tiny(augment=True, mixup=0.4, epochs=2), windows,
+                                      np.arange(0, 3000, 47), tmp_path / "ast.safetensors")  # 64 recordings
 
 
 def test_a_tiny_training_lowers_the_loss_and_records_both_accuracies(windows):

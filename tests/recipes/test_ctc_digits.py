@@ -20,8 +20,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lessons_lib import data, features
+from lessons_lib import features
 from lessons_lib.recipes import ctc_digits as recipe
+from tests.recipes.conftest import prepared
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,13 +32,8 @@ CONFIG = recipe.Config(n_train=24, n_valid=8, n_test=8)
 @pytest.fixture(scope="module")
 def parts(real_fsdd):
     """The recipe's corpus built from the real FSDD (and not left in the recipe's cache)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "load_fsdd", lambda *args, **kwargs: real_fsdd)
-        recipe._prepare.cache_clear()
-        try:
-            yield recipe.prepare(CONFIG)
-        finally:
-            recipe._prepare.cache_clear()
+    with prepared(recipe, real_fsdd, CONFIG) as d:
+        yield d
 
 
 def test_no_recording_is_in_two_parts_and_each_part_has_its_takes(parts, real_fsdd):

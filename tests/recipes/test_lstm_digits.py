@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_lib import data, features
+from lessons_lib import features
 from lessons_lib.recipes import lstm_digits as recipe
+from tests.recipes.conftest import prepared
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,13 +24,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def digits(real_fsdd):
     """The recipe's data prepared from the real FSDD (and not left in the recipe's cache)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "load_fsdd", lambda *args, **kwargs: real_fsdd)
-        recipe._prepare.cache_clear()
-        try:
-            yield recipe.prepare(recipe.CONFIGS["quick"])
-        finally:
-            recipe._prepare.cache_clear()
+    with prepared(recipe, real_fsdd) as d:
+        yield d
 
 
 def test_prepare_gives_the_official_split_and_a_validation_split_of_takes_5_to_9(digits, real_fsdd):

@@ -20,10 +20,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lessons_lib import data, recipes
+from lessons_lib import recipes
 from lessons_lib.data import FSDD
 from lessons_lib.models import sincnet
 from lessons_lib.recipes import sincnet_fsdd as recipe
+from tests.recipes.conftest import prepared
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,13 +34,8 @@ TINY = recipe.Config(sinc_filters=8, sinc_kernel=31, conv_channels=8, fc_units=1
 
 @pytest.fixture(scope="module")
 def utterances(real_fsdd):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "load_fsdd", lambda *args, **kwargs: real_fsdd)
-        recipe._prepare.cache_clear()
-        try:
-            yield recipe.prepare(recipe.CONFIGS["quick"])
-        finally:
-            recipe._prepare.cache_clear()
+    with prepared(recipe, real_fsdd) as d:
+        yield d
 
 
 def toy_fsdd(waves, speakers, digits):

@@ -19,6 +19,7 @@ import torch
 
 from lessons_lib import data
 from lessons_lib.recipes import wav2vec2_digits as recipe
+from tests.recipes.conftest import prepared
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,13 +30,8 @@ TINY = recipe.Config(n_train=12, n_valid=4, n_test=4, conv_dim=8, hidden=16, hea
 
 @pytest.fixture(scope="module")
 def parts(real_fsdd):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "load_fsdd", lambda *args, **kwargs: real_fsdd)
-        recipe._prepare.cache_clear()
-        try:
-            yield recipe.prepare(TINY)
-        finally:
-            recipe._prepare.cache_clear()
+    with prepared(recipe, real_fsdd, TINY) as d:
+        yield d
 
 
 def test_the_encoder_makes_20_ms_frames_at_8_khz():
