@@ -25,11 +25,10 @@ Dosovitskiy et al., 2021) and its data-efficient variant DeiT (Touvron et al.,
    with the course's one attention,
    :class:`lessons_lib.models.layers.MultiHeadSelfAttention`, and a two-layer
    MLP with a GELU (:class:`ASTMLP`); then a final layer norm
-   (:class:`ASTModel`). When nobody asks for the attention weights, the layer
-   sends the attention's own projections through torch's fused
-   ``F.scaled_dot_product_attention`` (the same function, tested; as fast as
-   ``transformers``' ``sdpa``); with ``output_attentions=True`` it runs the
-   layer's written-out softmax and returns the weights.
+   (:class:`ASTModel`). When nobody asks for the attention weights, the
+   attention runs torch's fused ``F.scaled_dot_product_attention`` (the same
+   function, tested; as fast as ``transformers``' ``sdpa``); with
+   ``output_attentions=True`` it writes the softmax out and returns the weights.
 4. :class:`ASTMLPHead`: the outputs at the two tokens are averaged, layer
    normalised and mapped to class scores (:class:`ASTForAudioClassification`).
 
@@ -462,25 +461,10 @@ class ASTLayer(nn.Module):
         if return_weights:
             attended, weights = self.attention(x, return_weights=True)
         else:
-            attended = _fused_attention(self.attention, x)
+            attended = self.attention(x)
         h = h + self.dropout(attended)
         h = h + self.dropout(self.mlp(self.layernorm_after(h)))
         return (h, weights) if return_weights else h
-
-
-def _fused_attention(attention: MultiHeadSelfAttention, x: torch.Tensor) -> torch.Tensor:
-    """``attention(x)`` computed by torch's fused kernel, ``F.scaled_dot_product_attention``: the same function.
-
-    :class:`~lessons_lib.models.layers.MultiHeadSelfAttention` writes the
-    softmax out so that its weights can be read; when nobody reads them, this
-    uses the same projections and torch's fused kernel, which never stores the
-    ``(batch, heads, tokens, tokens)`` weights (the tests compare both paths with
-    ``transformers``).
-    """
-    batch, tokens, _ = x.shape
-    q, k, v = (attention._heads(p(x)) for p in (attention.q_proj, attention.k_proj, attention.v_proj))
-    y = F.scaled_dot_product_attention(q, k, v, dropout_p=attention.dropout if attention.training else 0.0)
-    return attention.out_proj(y.transpose(1, 2).reshape(batch, tokens, attention.d_model))
 
 
 class ASTOutput(NamedTuple):

@@ -598,8 +598,12 @@ class MultiHeadSelfAttention(nn.Module):
     ``torch.nn.MultiheadAttention`` and Hugging Face's ``Wav2Vec2Attention``,
     whose submodule names these are: its weights load unchanged, and
     :func:`load_torch_multihead` copies torch's packed ``in_proj_weight`` in.
-    The softmax is written out (not ``F.scaled_dot_product_attention``) so
-    that the weights can be returned and read; the two are equal (tested).
+    With ``return_weights`` the softmax is written out, as above, so that
+    the weights can be returned and read; without, torch's fused kernel
+    ``F.scaled_dot_product_attention`` computes the same function from the
+    same projections and mask and never stores the ``(batch, n_heads, time,
+    time)`` weights (the two paths are equal, tested; in training mode each
+    draws its own dropout mask).
 
     Parameters
     ----------
@@ -701,14 +705,18 @@ class MultiHeadSelfAttention(nn.Module):
         batch, time, _ = x.shape
         allowed = self._allowed(key_padding_mask, batch, time, x.device)
         q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
+        dropout = self.dropout if self.training else 0.0
+        if not return_weights:
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
+            return self.out_proj(heads.transpose(1, 2).reshape(batch, time, self.d_model))
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
         if allowed is not None:
             scores = scores.masked_fill(~allowed, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
-        if self.training and self.dropout:
-            weights = F.dropout(weights, self.dropout)
+        if dropout:
+            weights = F.dropout(weights, dropout)
         y = self.out_proj((weights @ v).transpose(1, 2).reshape(batch, time, self.d_model))
-        return (y, weights) if return_weights else y
+        return y, weights
 
 
 def load_torch_multihead(ours: MultiHeadSelfAttention, theirs: nn.MultiheadAttention) -> MultiHeadSelfAttention:

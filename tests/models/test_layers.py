@@ -602,7 +602,9 @@ def test_attention_equals_scaled_dot_product_attention(causal):
         allowed = allowed & torch.ones(T, T, dtype=torch.bool).tril()
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
     expected = ours.out_proj(expected.transpose(1, 2).reshape(B, T, d_model))
-    torch.testing.assert_close(ours(x, key_padding_mask=padding), expected, **TIGHT)
+    torch.testing.assert_close(ours(x, key_padding_mask=padding), expected, **TIGHT)  # the fused path
+    written_out, _ = ours(x, key_padding_mask=padding, return_weights=True)  # the softmax written out
+    torch.testing.assert_close(written_out, expected, **TIGHT)
     if causal:  # and SDPA's own causal flag, without padding
         expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         expected = ours.out_proj(expected.transpose(1, 2).reshape(B, T, d_model))
