@@ -57,7 +57,12 @@ learns a scale and a shift per channel (``nn.GroupNorm`` with one group); the
 reference code normalises each channel over time and learns a scale and shift per
 channel *and time step*. The input's layer norm only standardises the chunk (the
 reference also learns a scale and shift per sample). ``frontend="conv"`` replaces the sinc layer with an
-ordinary learned ``nn.Conv1d`` of the same shape, the comparison of the paper.
+ordinary learned ``nn.Conv1d`` of the same shape, the comparison of the paper. ``pooling="stats"``
+replaces the paper's flattening of the last feature map with *statistics pooling*, the mean and the
+standard deviation of every channel over time (as the x-vector networks of Snyder et al., 2018, pool a
+recording): the MLP then sees how often each learned feature occurs in the chunk and how much it varies,
+not where, an order-free summary like a GMM's average over frames, which carries over better to words
+the network never heard.
 
 Shapes. :class:`SincConv1d` acts on ``(batch, 1, samples)`` and returns ``(batch,
 out_channels, frames)``, as ``nn.Conv1d``; :class:`SincNet` takes chunks of
@@ -521,6 +526,10 @@ class SincNetConfig:
         Of every leaky ReLU (0.2).
     conv_dropout, fc_dropout : float
         Dropout after each convolutional and fully connected stage (0 in the paper).
+    pooling : {"flatten", "stats"}
+        How the last block's ``(channels, frames)`` map becomes the MLP's input: flattened
+        (the paper), or statistics pooling, each channel's mean and standard deviation over the
+        frames (``2 * channels`` numbers; see :meth:`SincNet.pool`).
     frontend : {"sinc", "conv"}
         The first layer: :class:`SincConv1d`, or an ordinary ``nn.Conv1d`` of the same shape
         (no bias), the paper's CNN baseline.
@@ -540,6 +549,7 @@ class SincNetConfig:
     negative_slope: float = 0.2
     conv_dropout: float = 0.0
     fc_dropout: float = 0.0
+    pooling: str = "flatten"
     frontend: str = "sinc"
     min_low_hz: float = 50.0
     min_band_hz: float = 50.0
@@ -567,12 +577,13 @@ class SincNet(nn.Module):
         \mathbf h_0 = \mathrm{LN}(\mathbf x), \quad
         \mathbf h_1 = \mathrm{block}_1(\mathbf h_0) \text{ (sinc layer, } |\cdot|\text{)}, \quad
         \mathbf h_{i+1} = \mathrm{block}_{i+1}(\mathbf h_i), \quad
-        \mathbf z_0 = \mathrm{LN}(\mathrm{flatten}(\mathbf h_{\mathrm{last}})), \quad
+        \mathbf z_0 = \mathrm{LN}(\mathrm{pool}(\mathbf h_{\mathrm{last}})), \quad
         \mathbf z_{k+1} = \mathrm{drop}(\mathrm{lrelu}_\alpha(\mathrm{BN}(W_k \mathbf z_k + \mathbf b_k))),
 
     and the logits :math:`W \mathbf z_K + \mathbf b`, one per speaker (a softmax turns
     them into the posteriors that an utterance averages over its chunks). Each block
-    is a :class:`ConvBlock`. The input layer norm has no learned scale (it only
+    is a :class:`ConvBlock` and :math:`\mathrm{pool}` flattens the last feature map, or,
+    with ``pooling="stats"``, takes its statistics (:meth:`pool`). The input layer norm has no learned scale (it only
     standardises the chunk); the paper's batch norms use momentum 0.05.
 
     Layers: ``input_norm``, ``features`` (an ``nn.Sequential`` of :class:`ConvBlock`;
@@ -643,7 +654,9 @@ class SincNet(nn.Module):
         self.feature_shape = (previous, length)
         self.input_norm = nn.GroupNorm(1, 1, affine=False)
         self.features = nn.Sequential(*blocks)
-        flat = previous * length
+        if config.pooling not in ("flatten", "stats"):
+            raise ValueError(f"pooling must be 'flatten' or 'stats', got {config.pooling!r}")
+        flat = previous * length if config.pooling == "flatten" else 2 * previous
         self.flat_norm = nn.LayerNorm(flat)
         layers: list[nn.Module] = []
         for u in units:
@@ -663,6 +676,30 @@ class SincNet(nn.Module):
     def sinc(self) -> nn.Module:
         return self.features[0].conv
 
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        r"""The last feature map ``(batch, channels, frames)`` as the MLP's input vector.
+
+        ``pooling="flatten"``: ``h.flatten(1)``, ``(batch, channels * frames)``. ``pooling="stats"``:
+        per channel :math:`c`, the mean and the standard deviation over the :math:`T` frames,
+
+        .. math:: m_c = \frac1T \sum_t h_{ct}, \qquad
+                  s_c = \Big(\frac1T \sum_t (h_{ct} - m_c)^2 + \epsilon\Big)^{1/2}, \qquad \epsilon = 10^{-5},
+
+        ``(batch, 2 * channels)``, the means first (:math:`\epsilon` keeps the gradient finite for a
+        constant channel).
+
+        Examples
+        --------
+        >>> net = SincNet(num_classes=2, sample_rate=8000, input_samples=800, sinc_filters=4, sinc_kernel=33,
+        ...               conv_channels=(4,), conv_kernels=(3,), pool_sizes=(3, 3), fc_units=(8,), pooling="stats")
+        >>> h = torch.tensor([[[1.0, 3.0], [2.0, 2.0]]])
+        >>> net.pool(h)
+        tensor([[2.0000, 2.0000, 1.0000, 0.0032]])
+        """
+        if self.config.pooling == "stats":
+            return torch.cat([h.mean(-1), (h.var(-1, correction=0) + 1e-5).sqrt()], dim=1)
+        return h.flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, num_classes)`` of chunks ``x``, shape ``(batch, input_samples)``."""
         if not isinstance(x, torch.Tensor):
@@ -672,7 +709,7 @@ class SincNet(nn.Module):
             raise ValueError(f"x must have shape (batch, input_samples) = (batch, {self.config.input_samples}): "
                              f"chunks of {self.config.input_samples} samples, got shape {tuple(x.shape)}")
         h = self.features(self.input_norm(x.unsqueeze(1)))
-        return self.classifier(self.fc(self.flat_norm(h.flatten(1))))
+        return self.classifier(self.fc(self.flat_norm(self.pool(h))))
 
 
 def sincnet(num_classes: int, sample_rate: float, input_samples: int, **changes) -> SincNet:

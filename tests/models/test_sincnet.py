@@ -4,7 +4,8 @@ the gradient reaching the two parameters per filter equals finite differences (`
 float64), the mel initialisation equals librosa's mel points; laws (hypothesis): the frequency response is 1 in
 the pass band and near 0 in the stop band away from the edges, and the edges stay positive, ordered and below
 Nyquist whatever the parameters; the network's shapes and parameter counts against the paper's layer sizes,
-its first block against the same computation in numpy; bad input.
+its first block against the same computation in numpy; statistics pooling against numpy's mean and
+standard deviation; bad input.
 """
 
 from __future__ import annotations
@@ -243,6 +244,28 @@ def test_the_first_block_is_rectify_pool_layer_norm_leaky_relu():
     assert net(torch.from_numpy(x)).shape == (2, 3)
 
 
+def test_statistics_pooling_is_each_channels_mean_and_standard_deviation_over_time():
+    torch.manual_seed(1)
+    small = dict(num_classes=3, sample_rate=8000, input_samples=400, sinc_filters=5, sinc_kernel=31,
+                 conv_channels=(4,), conv_kernels=(3,), pool_sizes=(3, 2), fc_units=(8,))
+    net = SincNet(**small, pooling="stats").double().eval()
+    x = torch.from_numpy(np.random.default_rng(9).standard_normal((2, 400)))
+    h = net.features(net.input_norm(x[:, None])).detach().numpy()  # (2, 4, frames)
+    stats = np.concatenate([h.mean(-1), np.sqrt(h.var(-1) + 1e-5)], axis=1)  # numpy's var: the 1/T one
+    np.testing.assert_allclose(net.pool(torch.from_numpy(h)).numpy(), stats, rtol=1e-12, atol=0)
+    expected = net.classifier(net.fc(net.flat_norm(torch.from_numpy(stats))))
+    torch.testing.assert_close(net(x), expected, rtol=1e-12, atol=1e-12)
+    # the MLP reads 2 x 4 statistics instead of 4 x frames values: only its first layer and norm change size
+    flat = SincNet(**small)
+    frames = flat.feature_shape[1]
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(flat) - n(net) == (4 * frames - 8) * (8 + 2)
+    # a feature map constant in time: standard deviation sqrt(eps), a finite gradient
+    constant = torch.ones(1, 4, 7, dtype=torch.float64, requires_grad=True)
+    net.pool(constant).sum().backward()
+    assert torch.isfinite(constant.grad).all()
+
+
 def test_the_network_learns_to_separate_two_tones():
     torch.manual_seed(0)
     net = sincnet.sincnet(2, 8000, 400, sinc_filters=8, sinc_kernel=31, conv_channels=(8,), conv_kernels=(3,),
@@ -328,6 +351,8 @@ def test_bad_input_to_the_network_is_refused():
         SincNet(input_samples=40, **small)
     with pytest.raises(ValueError, match="frontend must be 'sinc' or 'conv'"):
         SincNet(input_samples=400, **(small | {"frontend": "mel"}))
+    with pytest.raises(ValueError, match="pooling must be 'flatten' or 'stats'"):
+        SincNet(input_samples=400, **(small | {"pooling": "mean"}))
     with pytest.raises(ValueError, match="pool_sizes one more"):
         SincNet(input_samples=400, **(small | {"pool_sizes": (3,)}))
     with pytest.raises(ValueError, match="fc_dropout must lie in"):

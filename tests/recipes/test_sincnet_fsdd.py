@@ -118,10 +118,12 @@ def test_build_is_deterministic_and_leaves_the_global_random_state_alone():
 
 
 def test_the_two_front_ends_differ_only_in_the_first_layer():
-    sinc, conv = recipe.build(recipe.Config()), recipe.build(recipe.Config(frontend="conv"))
+    config = recipe.Config()
+    sinc, conv = recipe.build(config), recipe.build(dataclasses.replace(config, frontend="conv"))
     assert isinstance(sinc.sinc, sincnet.SincConv1d) and isinstance(conv.sinc, torch.nn.Conv1d)
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    assert n(conv) - n(sinc) == 32 * 101 - 2 * 32
+    N, L = config.sinc_filters, config.sinc_kernel
+    assert n(conv) - n(sinc) == N * L - 2 * N
     assert n(sinc.features[1:]) == n(conv.features[1:]) and n(sinc.fc) == n(conv.fc)
 
 
