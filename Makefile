@@ -14,7 +14,8 @@
 # Set-up: a virtual environment in .venv with torch 2.13.0 (CPU) installed first
 # and everything else pinned by constraints.txt; MathJax from npm into
 # _assets/mathjax (so math renders offline); for `make test`, Debian's chromium;
-# for both, Debian's espeak-ng (Chapter 6's unseen voices).
+# for both, Debian's espeak-ng (Chapter 6's unseen voices) and a C compiler (pesq, Chapter 7c,
+# builds from source).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -40,6 +41,7 @@ help:
 	@echo "make clean       remove build outputs (keeps .venv)"
 
 $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt constraints.txt
+	bash scripts/install_compiler.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt $(TORCH_INDEX) "$(TORCH)"

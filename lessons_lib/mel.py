@@ -17,7 +17,12 @@ spaced in mels; multiplying it with a power spectrogram pools the FFT bins into
 functions of the same names, argument for argument; the symbols are those of
 ``book/notation.md``.
 
-Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
+Going back, :func:`mel_to_stft` finds a non-negative linear spectrogram whose
+mel spectrogram is the given one: the first step of Griffin-Lim from a mel
+spectrogram, the baseline of the WaveNet vocoder.
+
+Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``; :func:`mel_to_stft`:
+``notebooks/07c_wavenet_vocoder.ipynb``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import functools
 import warnings
 
 import numpy as np
+import scipy.optimize
 
 from ._checks import finite_array, positive_int, real_number, sample_rate
 from .fourier import fft_frequencies
 from .spectral import stft
 
-__all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram"]
+__all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram", "mel_to_stft"]
 
 # Slaney's scale: 200/3 Hz per mel up to 1 kHz, then log steps of ln(6.4)/27.
 _F_SP = 200.0 / 3
@@ -342,3 +348,126 @@ def _filterbank_for(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype) -> np.ndarr
     H = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm).astype(dtype)
     H.flags.writeable = False
     return H
+
+
+#: Bytes of one block of columns that :func:`mel_to_stft` solves at once (librosa's ``MAX_MEM_BLOCK``).
+_BLOCK_BYTES = 2**8 * 2**10
+
+
+def mel_to_stft(
+    M: np.ndarray,
+    *,
+    sr: int = 22050,
+    n_fft: int = 2048,
+    power: float = 2.0,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    htk: bool = False,
+    norm="slaney",
+) -> np.ndarray:
+    r"""A non-negative magnitude spectrogram whose mel spectrogram is ``M``: NNLS through the filterbank.
+
+    The filterbank :math:`H` (``n_mels`` x :math:`K`, :math:`K = 1 + N/2`) has
+    far fewer rows than columns, so :math:`H P = M` has many solutions; among
+    the non-negative ones the least-squares problem
+
+    .. math:: \hat P = \arg\min_{P \ge 0} \frac{1}{2\,|M|} \| H P - M \|_F^2,
+              \qquad \hat S = \hat P^{1/p},
+
+    is solved with L-BFGS-B (``scipy.optimize.fmin_l_bfgs_b``, box constraint
+    :math:`P \ge 0`, memory :math:`K`), started from the pseudo-inverse
+    solution clipped at zero, :math:`P_0 = \max(0, H^+ M)`, in blocks of
+    frames of at most 256 KiB of ``M``, exactly as librosa does; the result
+    is ``librosa.feature.inverse.mel_to_stft`` with the same arguments. The
+    energy inside each mel band is kept; how it spreads over the band's FFT
+    bins (the harmonics) is lost: an 8 kHz 40-band mel has one band per
+    about 6 bins of a 512-point FFT at the top.
+
+    Parameters
+    ----------
+    M : ndarray of float, shape (n_mels, n_frames)
+        A mel spectrogram :math:`M = H |X|^p`, non-negative (power, not dB:
+        convert with :func:`lessons_lib.spectral.db_to_power` first).
+    sr : int, default 22050
+    n_fft : int, default 2048
+        :math:`N`; the result has ``1 + n_fft // 2`` rows.
+    power : float, default 2.0
+        :math:`p` of ``M`` (2: power, 1: magnitude), > 0.
+    fmin, fmax, htk, norm
+        The filterbank of ``M`` (:func:`mel_filterbank`; it is built in ``M``'s dtype).
+
+    Returns
+    -------
+    ndarray, shape (1 + n_fft // 2, n_frames)
+        :math:`\hat S`, a magnitude (power 1), non-negative, in ``M``'s dtype: the
+        ``S`` that :func:`lessons_lib.spectral.griffinlim` takes.
+
+    Raises
+    ------
+    TypeError
+        If ``M`` is complex, integer or not an array.
+    ValueError
+        If ``M`` is not 2-D, empty, negative or not finite, ``power <= 0``, or
+        the filterbank arguments are invalid.
+
+    Notes
+    -----
+    The objective is divided by the number of entries of ``M`` and L-BFGS-B
+    stops when every projected gradient is below :math:`10^{-5}` (scipy's
+    ``pgtol``): an absolute threshold. For quiet spectrograms (FSDD's mel
+    powers are mostly far below 1) the pseudo-inverse start already passes
+    it, and the answer is :math:`\max(0, H^+ M)`; multiplying ``M`` by a large
+    constant makes the solver iterate. librosa behaves the same, and being equal
+    to it is the point here: it is the baseline of the vocoder chapter.
+
+    Examples
+    --------
+    A spectrogram that is already a sum of filter shapes comes back exactly
+    through its mel spectrogram:
+
+    >>> H = mel_filterbank(sr=8000, n_fft=64, n_mels=10, dtype=np.float64)
+    >>> S = H[[2, 6]].T @ np.array([[1.0, 0.5], [0.0, 2.0]])    # (33, 2) magnitudes
+    >>> S_hat = mel_to_stft(H @ S, sr=8000, n_fft=64, power=1.0)
+    >>> S_hat.shape, bool(np.allclose(H @ S_hat, H @ S, atol=1e-4))
+    ((33, 2), True)
+    """
+    if isinstance(M, np.ndarray) and M.dtype.kind not in "fc":
+        raise TypeError(f"M must be a float array (a mel spectrogram), got dtype {M.dtype}")
+    M = finite_array(M, "M", allow_complex=False)
+    if M.ndim != 2 or M.size == 0:
+        raise ValueError(f"M must be a non-empty 2-D mel spectrogram (n_mels, n_frames), got shape {M.shape}")
+    if np.any(M < 0):
+        raise ValueError("M must be non-negative (a mel power or magnitude spectrogram, not dB: use "
+                         "spectral.db_to_power first)")
+    power = real_number(power, "power")
+    if not power > 0:
+        raise ValueError(f"power must be positive, got {power}")
+    H = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=M.shape[0], fmin=fmin, fmax=fmax, htk=htk, norm=norm,
+                       dtype=M.dtype)
+    P = _nnls(H, M)
+    return np.power(P, 1.0 / power, out=P)
+
+
+def _nnls_objective(x: np.ndarray, shape: tuple, H: np.ndarray, M: np.ndarray) -> tuple[float, np.ndarray]:
+    r""":math:`\frac{1}{2|M|}\|HP - M\|^2` and its gradient :math:`H^T (HP - M) / |M|`, ``P`` flattened."""
+    residual = H @ x.reshape(shape) - M
+    return 0.5 * np.sum(residual**2) / M.size, (H.T @ residual).ravel() / M.size
+
+
+def _nnls_block(H: np.ndarray, M: np.ndarray, P0: np.ndarray) -> np.ndarray:
+    """L-BFGS-B on one block of columns from ``P0``; float64 inside (scipy's), shape of ``P0`` out."""
+    x, _, _ = scipy.optimize.fmin_l_bfgs_b(_nnls_objective, P0, args=(P0.shape, H, M),
+                                           bounds=[(0, None)] * P0.size, m=H.shape[1])
+    return x.reshape(P0.shape)
+
+
+def _nnls(H: np.ndarray, M: np.ndarray) -> np.ndarray:
+    r""":math:`\arg\min_{P \ge 0} \|HP - M\|^2` column block by column block, in ``H``'s dtype."""
+    P0 = np.linalg.pinv(H) @ M
+    np.clip(P0, 0, None, out=P0)
+    width = max(_BLOCK_BYTES // (M.shape[0] * H.itemsize), 1)
+    if M.shape[1] <= width:
+        return _nnls_block(H, M, P0).astype(H.dtype)
+    for start in range(0, M.shape[1], width):  # P0 of the later blocks is not touched by the earlier ones
+        P0[:, start:start + width] = _nnls_block(H, M[:, start:start + width], P0[:, start:start + width])
+    return P0

@@ -7,7 +7,15 @@ module holds the small tools Chapter 1 uses to see and hear what each step
 costs: pure tones, the frequency a tone above the Nyquist limit aliases to, a
 uniform quantizer and the signal-to-noise ratio it leaves.
 
-Chapter: ``notebooks/01a_sampling_and_fourier.ipynb``.
+WaveNet (Chapter 7b) predicts each sample as one of 256 classes; a uniform
+8-bit grid would waste most of its levels on loud samples that speech rarely
+has. μ-law companding bends the amplitude axis first (:func:`mu_law_compress`),
+so that the same 256 levels are fine near zero and coarse near full scale:
+:func:`mu_law_encode` and :func:`mu_law_decode` map audio to class indices
+``0 .. mu`` and back, exactly as ``librosa.mu_compress``/``librosa.mu_expand``
+do (up to a documented offset).
+
+Chapter: ``notebooks/01a_sampling_and_fourier.ipynb``; μ-law: ``notebooks/07b_wavenet.ipynb``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import numpy as np
 
 from ._checks import finite_array, positive_int, real_number, sample_rate
 
-__all__ = ["tone", "alias_frequency", "quantize", "snr_db"]
+__all__ = ["tone", "alias_frequency", "quantize", "snr_db",
+           "mu_law_compress", "mu_law_expand", "mu_law_encode", "mu_law_decode"]
 
 
 def tone(freq: float, sr: int, duration: float, *, amplitude: float = 1.0, phase: float = 0.0) -> np.ndarray:
@@ -183,3 +192,201 @@ def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
         raise ValueError("reference is all zeros: its SNR is undefined")
     noise = float(np.sum((reference.astype(np.float64) - estimate) ** 2))
     return float("inf") if noise == 0.0 else float(10.0 * np.log10(signal / noise))
+
+
+# --------------------------------------------------------------------------- mu-law companding
+
+
+def _mu(mu) -> int:
+    if isinstance(mu, bool) or not isinstance(mu, (int, np.integer)):
+        raise TypeError(f"mu must be an int >= 1 (255 for 8-bit mu-law), got {type(mu).__name__}")
+    if mu < 1:
+        raise ValueError(f"mu must be an int >= 1 (255 for 8-bit mu-law), got {mu}")
+    return int(mu)
+
+
+def _unit_interval(x, name: str) -> np.ndarray:
+    x = finite_array(x, name, allow_complex=False)
+    if np.any(np.abs(x) > 1):
+        raise ValueError(f"{name} must lie in [-1, 1], got values from {x.min():g} to {x.max():g}: "
+                         "scale the audio first (e.g. divide by its peak)")
+    return x
+
+
+def mu_law_compress(x: np.ndarray, mu: int = 255) -> np.ndarray:
+    """Continuous μ-law companding: stretch small amplitudes, squeeze large ones.
+
+    .. math:: F(x) = \\operatorname{sign}(x)\\, \\frac{\\ln(1 + \\mu |x|)}{\\ln(1 + \\mu)},
+              \\qquad F : [-1, 1] \\to [-1, 1]
+
+    :math:`F` is odd and increasing with :math:`F(\\pm 1) = \\pm 1`; its slope at
+    zero is :math:`\\mu / \\ln(1 + \\mu)` (46 for :math:`\\mu = 255`).
+
+    Parameters
+    ----------
+    x : ndarray of float, any shape
+        Audio in :math:`[-1, 1]`.
+    mu : int, default 255
+        :math:`\\mu \\ge 1`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``x``
+        Equal to ``librosa.mu_compress(x, mu=mu, quantize=False)`` (which also
+        returns float64 for float32 input).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float array (integer PCM included) or ``mu`` is not an int.
+    ValueError
+        If ``x`` has a value outside :math:`[-1, 1]`, is empty or not finite, or ``mu < 1``.
+
+    Examples
+    --------
+    >>> mu_law_compress(np.array([-1.0, -0.01, 0.0, 0.01, 1.0])).round(4)
+    array([-1.    , -0.2285,  0.    ,  0.2285,  1.    ])
+    """
+    x = _unit_interval(x, "x")
+    mu = _mu(mu)
+    return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(np.float64(mu))
+
+
+def mu_law_expand(c: np.ndarray, mu: int = 255) -> np.ndarray:
+    """The inverse of :func:`mu_law_compress`.
+
+    .. math:: F^{-1}(c) = \\operatorname{sign}(c)\\, \\frac{(1 + \\mu)^{|c|} - 1}{\\mu}
+
+    Parameters
+    ----------
+    c : ndarray of float, any shape
+        Companded values in :math:`[-1, 1]`.
+    mu : int, default 255
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``c``
+        Equal to ``librosa.mu_expand(c, mu=mu, quantize=False)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`mu_law_compress`.
+
+    Examples
+    --------
+    >>> x = np.array([-0.5, 0.001, 0.9])
+    >>> np.allclose(mu_law_expand(mu_law_compress(x)), x)
+    True
+    """
+    c = _unit_interval(c, "c")
+    mu = _mu(mu)
+    return np.sign(c) * (np.power(np.float64(1 + mu), np.abs(c)) - 1.0) / mu
+
+
+def mu_law_encode(x: np.ndarray, mu: int = 255) -> np.ndarray:
+    """μ-law quantization: audio in :math:`[-1, 1]` to class indices ``0 .. mu``.
+
+    The companded value :math:`c = F(x)` (:func:`mu_law_compress`) is compared
+    with :math:`\\mu + 1` equally spaced edges :math:`e_j = -1 + 2j/\\mu`,
+    :math:`j = 0, \\dots, \\mu`, and the index is the first edge at or above it:
+
+    .. math:: q = \\min\\{\\, j : e_j \\ge F(x) \\,\\}
+              = \\left\\lceil \\frac{\\mu\\, (F(x) + 1)}{2} \\right\\rceil \\in \\{0, \\dots, \\mu\\}
+
+    This is librosa's convention, kept so that the two agree exactly; it has
+    two consequences worth knowing. Class 0 holds only :math:`x = -1` itself
+    (every other value has :math:`F(x) > e_0`), and silence :math:`x = 0` lands
+    in class :math:`\\mu / 2` rounded up (128 for :math:`\\mu = 255`).
+
+    ``librosa.mu_compress(x, mu=mu, quantize=True)`` returns the same classes
+    shifted to be centred on zero (``-128 .. 127`` for :math:`\\mu = 255`):
+
+    .. math:: q = q_\\text{librosa} + \\left\\lfloor \\frac{\\mu + 1}{2} \\right\\rfloor
+
+    Class indices starting at 0 are what a softmax over :math:`\\mu + 1` classes
+    and ``torch.nn.functional.cross_entropy`` expect.
+
+    Parameters
+    ----------
+    x : ndarray of float, any shape
+        Audio in :math:`[-1, 1]`.
+    mu : int, default 255
+        :math:`\\mu \\ge 1`; there are :math:`\\mu + 1` classes (256 for 8 bits).
+
+    Returns
+    -------
+    ndarray of int64, same shape as ``x``
+        :math:`q`, in ``0 .. mu``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float array (integer PCM: convert it with
+        :func:`lessons_lib.audio.pcm_to_float`) or ``mu`` is not an int.
+    ValueError
+        If ``x`` has a value outside :math:`[-1, 1]`, is empty or not finite, or ``mu < 1``.
+
+    Examples
+    --------
+    >>> mu_law_encode(np.array([-1.0, -0.5, -0.001, 0.0, 0.001, 0.5, 1.0]))
+    array([  0,  16, 123, 128, 133, 240, 255])
+    """
+    c = mu_law_compress(x, mu)
+    edges = np.linspace(-1.0, 1.0, int(mu) + 1)
+    return np.searchsorted(edges, c, side="left").astype(np.int64)
+
+
+def mu_law_decode(q: np.ndarray, mu: int = 255) -> np.ndarray:
+    """Class indices ``0 .. mu`` back to audio in :math:`[-1, 1]`.
+
+    Each class is centred, scaled to a companded value and expanded with
+    :func:`mu_law_expand`:
+
+    .. math:: c = \\frac{2}{\\mu + 1} \\left(q - \\left\\lfloor \\frac{\\mu + 1}{2} \\right\\rfloor\\right),
+              \\qquad \\hat x = F^{-1}(c)
+
+    Equal to ``librosa.mu_expand(q - (mu + 1) // 2, mu=mu, quantize=True)``.
+    The scale :math:`2 / (\\mu + 1)` is librosa's: it is not the edge spacing
+    :math:`2 / \\mu` of :func:`mu_law_encode`, so class :math:`\\mu` decodes to
+    0.957 rather than 1 (:math:`\\mu = 255`) and decoding does not return the
+    centre of each class; the round trip :math:`\\hat x` still keeps the sign
+    of :math:`x` and an error that grows with :math:`|x|`, which is the point of
+    μ-law.
+
+    Parameters
+    ----------
+    q : ndarray of int, any shape
+        Class indices in ``0 .. mu`` (e.g. sampled from a WaveNet's softmax).
+    mu : int, default 255
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``q``
+
+    Raises
+    ------
+    TypeError
+        If ``q`` is not an array of integers or ``mu`` is not an int.
+    ValueError
+        If ``q`` is empty or has a value outside ``0 .. mu``, or ``mu < 1``.
+
+    Examples
+    --------
+    >>> mu_law_decode(np.array([0, 128, 255])).round(4)
+    array([-1.    ,  0.    ,  0.9574])
+    >>> x = np.array([-0.5, 0.0, 0.02, 0.8])
+    >>> np.abs(mu_law_decode(mu_law_encode(x)) - x).round(4)
+    array([0.002 , 0.    , 0.0003, 0.0298])
+    """
+    mu = _mu(mu)
+    if not isinstance(q, np.ndarray):
+        raise TypeError(f"q must be a numpy array of class indices, got {type(q).__name__}")
+    if not np.issubdtype(q.dtype, np.integer):
+        raise TypeError(f"q must hold integer class indices 0..{mu}, got dtype {q.dtype}")
+    if q.size == 0:
+        raise ValueError("q is empty")
+    if q.min() < 0 or q.max() > mu:
+        raise ValueError(f"q must hold class indices in 0..{mu} (mu={mu}), got values from {q.min()} to {q.max()}")
+    c = (q.astype(np.float64) - (mu + 1) // 2) * (2.0 / (mu + 1))
+    return np.sign(c) / mu * (np.power(1.0 + mu, np.abs(c)) - 1.0)

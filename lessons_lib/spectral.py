@@ -17,16 +17,22 @@ The FFT inside :func:`stft` and :func:`istft` is NumPy's (the same algorithm
 as :func:`lessons_lib.fourier.fft`, in C); pass ``fft=lessons_lib.fourier.fft``
 to :func:`stft` to run ours instead and see the same numbers.
 
-Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``.
+:func:`griffinlim` goes the other way when only the magnitude :math:`|X|`
+is known (a vocoder's problem, Chapter 7c): it guesses a phase, and alternates
+between the ISTFT and the STFT until the phase agrees with the magnitude.
+
+Chapter: ``notebooks/01b_stft_mel_mfcc.ipynb``; Griffin-Lim: ``notebooks/07c_wavenet_vocoder.ipynb``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from ._checks import finite_array, positive_int, waveform
 
-__all__ = ["get_window", "frame", "overlap_add", "stft", "istft", "power_to_db", "amplitude_to_db"]
+__all__ = ["get_window", "frame", "overlap_add", "stft", "istft", "griffinlim", "power_to_db", "amplitude_to_db"]
 
 _WINDOW_NAMES = ("hann", "hamming", "rectangular", "boxcar", "ones")
 _BLOCK_BYTES = 1 << 18  # work on about 256 KiB of frames at a time
@@ -347,6 +353,190 @@ def istft(
     if y.shape[0] < length:
         y = np.pad(y, (0, length - y.shape[0]))
     return y.astype(out_dtype, copy=False)
+
+
+def _griffinlim_rng(rng, random_state):
+    """librosa's rules for ``random_state``, plus an explicit ``rng`` (a Generator)."""
+    if rng is not None:
+        if random_state is not None:
+            raise ValueError("pass rng or random_state, not both")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(rng).__name__}")
+        return rng
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return np.random.RandomState(seed=random_state)  # as librosa: the legacy generator for an int seed
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    raise TypeError("random_state must be None, an int, a RandomState or a Generator, "
+                    f"got {type(random_state).__name__}")
+
+
+def griffinlim(
+    S: np.ndarray,
+    *,
+    n_iter: int = 32,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    n_fft: int | None = None,
+    window="hann",
+    center: bool = True,
+    dtype=None,
+    length: int | None = None,
+    pad_mode: str = "constant",
+    momentum: float = 0.99,
+    init: str | None = "random",
+    random_state=None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A waveform whose STFT magnitude is close to ``S``: (fast) Griffin-Lim.
+
+    Not every complex matrix is the STFT of a signal (neighbouring frames
+    overlap, so they must agree). Griffin-Lim alternates two projections: the
+    ISTFT followed by the STFT, :math:`P_\\mathcal{C}(X) = \\mathrm{STFT}(\\mathrm{ISTFT}(X))`,
+    onto the consistent spectrograms, and keeping the phase while restoring the
+    target magnitude, :math:`P_\\mathcal{A}(X) = S\\, X / |X|`. The fast variant
+    (Perraudin et al., 2013) adds momentum :math:`\\alpha`:
+
+    .. math::
+        T_n = P_\\mathcal{C}(C_{n-1}), \\qquad
+        C_n = P_\\mathcal{A}\\!\\left(T_n - \\tfrac{\\alpha}{1 + \\alpha}\\, T_{n-1}\\right),
+        \\qquad C_0 = S\\, e^{i \\varphi_0},
+
+    and returns :math:`\\mathrm{ISTFT}(C_N)` after :math:`N` (``n_iter``)
+    iterations. :math:`T_n - \\frac{\\alpha}{1+\\alpha} T_{n-1}` is
+    :math:`\\frac{1}{1+\\alpha}\\left(T_n + \\alpha (T_n - T_{n-1})\\right)`: the
+    paper's extrapolation, rescaled, which :math:`P_\\mathcal{A}` ignores.
+    :math:`\\alpha = 0` is the original algorithm (Griffin & Lim, 1984).
+    The update is librosa's, step for step (including the division by
+    :math:`|X| + \\epsilon` with :math:`\\epsilon` the dtype's smallest normal
+    number), so the two agree given the same initial phase :math:`\\varphi_0`.
+
+    Parameters
+    ----------
+    S : ndarray of float, shape (1 + n_fft // 2, n_frames)
+        The target magnitude :math:`S = |X|` (non-negative; not a power or a dB
+        spectrogram).
+    n_iter : int, default 32
+        :math:`N \\ge 0`.
+    hop_length, win_length, n_fft, window, center, pad_mode
+        As given to :func:`stft` for the spectrogram ``S`` came from; ``n_fft``
+        defaults to ``2 * (n_freq - 1)``.
+    dtype : numpy float dtype, optional
+        The dtype of the waveform each ISTFT makes (and of the result); default
+        float32 for a float32 ``S``, float64 otherwise.
+    length : int, optional
+        Samples in the result (as :func:`istft`); it must give back ``n_frames``
+        frames.
+    momentum : float, default 0.99
+        :math:`\\alpha \\ge 0`; above 1 a ``UserWarning`` (it may diverge), as librosa.
+    init : {"random", None}, default "random"
+        The initial phase :math:`\\varphi_0`: uniform on :math:`[0, 2\\pi)`,
+        drawn as ``2 * pi * rng.random(S.shape)``; ``None`` for zero phase.
+    random_state : None, int, numpy.random.RandomState or Generator
+        librosa's argument, with librosa's meaning (an int seeds a legacy
+        ``RandomState``), so the same ``random_state`` gives librosa's phase.
+    rng : numpy.random.Generator, optional
+        Draws :math:`\\varphi_0` (instead of ``random_state``). With neither, a
+        fresh unseeded generator is used (as librosa): results then vary from
+        run to run.
+
+    Returns
+    -------
+    ndarray of float, shape (n_samples,)
+        Equal to ``librosa.griffinlim`` with the same arguments and initial phase.
+
+    Raises
+    ------
+    TypeError
+        If ``S`` is complex or integer, ``rng`` is not a Generator, or
+        ``random_state`` or ``dtype`` is of an unsupported type.
+    ValueError
+        If ``S`` is not 2-D, has negative values, is empty or not finite, or
+        its height does not match ``n_fft``; ``n_iter < 0``; ``momentum < 0``;
+        ``init`` is neither ``"random"`` nor ``None``; both ``rng`` and
+        ``random_state`` are given; or ``length`` does not give ``n_frames``
+        frames.
+
+    Examples
+    --------
+    The relative gap between the target magnitude and the magnitude of the
+    result shrinks with the iterations:
+
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)
+    >>> S = np.abs(stft(y, n_fft=256, hop_length=64))
+    >>> def gap(y_hat):
+    ...     return float(np.abs(np.abs(stft(y_hat, n_fft=256, hop_length=64)) - S).sum() / S.sum())
+    >>> [round(gap(griffinlim(S, n_fft=256, hop_length=64, length=4000, n_iter=n,
+    ...                       rng=np.random.default_rng(0))), 2) for n in (0, 8, 32, 128)]
+    [0.68, 0.17, 0.06, 0.03]
+    """
+    if isinstance(S, np.ndarray) and np.iscomplexobj(S):
+        raise TypeError("S must be a magnitude spectrogram: pass np.abs of a complex STFT")
+    S = finite_array(S, "S", allow_complex=False)
+    if S.ndim != 2:
+        raise ValueError(f"S must be 2-D, shape (1 + n_fft // 2, n_frames), got shape {S.shape}")
+    if np.any(S < 0):
+        raise ValueError("S must be a magnitude (non-negative): pass np.abs of an STFT, not dB or a log")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+        raise TypeError(f"n_iter must be an int >= 0, got {type(n_iter).__name__}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be an int >= 0, got {n_iter}")
+    if init not in ("random", None):
+        raise ValueError(f"init must be 'random' or None (zero phase), got {init!r}")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.integer, np.floating)):
+        raise TypeError(f"momentum must be a real number >= 0, got {type(momentum).__name__}")
+    if not momentum >= 0:
+        raise ValueError(f"momentum must be >= 0, got {momentum}")
+    if momentum > 1:
+        warnings.warn(f"Griffin-Lim with momentum={momentum} > 1 can be unstable (it may diverge)", stacklevel=2)
+    if dtype is not None:
+        if not isinstance(dtype, (type, np.dtype, str)) or np.dtype(dtype) not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be None, numpy.float32 or numpy.float64, got {dtype!r}")
+        dtype = np.dtype(dtype)
+    generator = _griffinlim_rng(rng, random_state)
+    n_freq, n_frames = S.shape
+    if n_fft is None:
+        n_fft = 2 * (n_freq - 1)
+        if n_fft < 1:
+            raise ValueError("S has one frequency row: pass n_fft explicitly")
+    n_fft, hop_length, win_length = _stft_lengths(n_fft, hop_length, win_length)
+    if n_freq != 1 + n_fft // 2:
+        raise ValueError(f"S has {n_freq} rows, but n_fft={n_fft} needs {1 + n_fft // 2}")
+    if length is not None:
+        length = positive_int(length, "length")
+        padded = length + 2 * (n_fft // 2) if center else length
+        frames_back = 1 + (padded - n_fft) // hop_length if padded >= n_fft else 0
+        if frames_back != n_frames:
+            raise ValueError(f"length={length} gives {frames_back} STFT frames at hop_length={hop_length}, "
+                             f"but S has {n_frames}: pass the length of the signal S came from (or None)")
+    geometry = dict(hop_length=hop_length, win_length=win_length, n_fft=n_fft, window=window, center=center)
+
+    def inverse(X):
+        y = istft(X, length=length, **geometry)
+        return y if dtype is None else y.astype(dtype, copy=False)
+
+    complex_dtype = np.complex64 if S.dtype == np.float32 else np.complex128
+    eps = np.finfo(complex_dtype).tiny
+    if init == "random":
+        phi = 2 * np.pi * generator.random(size=S.shape)
+        angles = (np.cos(phi) + 1j * np.sin(phi)).astype(complex_dtype)
+    else:
+        angles = np.ones(S.shape, dtype=complex_dtype)
+    angles *= S
+    step = momentum / (1 + momentum)
+    previous = None  # T_{n-1}
+    for _ in range(n_iter):
+        rebuilt = stft(inverse(angles), pad_mode=pad_mode, **geometry)  # T_n = P_C(C_{n-1})
+        angles[:] = rebuilt
+        if previous is not None:
+            angles -= step * previous
+        angles /= np.abs(angles) + eps  # P_A: keep the phase, restore the magnitude
+        angles *= S
+        previous = rebuilt
+    return inverse(angles)
 
 
 def power_to_db(S: np.ndarray, *, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:

@@ -3,13 +3,16 @@
 ``tone`` and ``quantize`` are compared with their defining formulas written with
 numpy, ``alias_frequency`` with the peak of numpy's FFT of a tone sampled above
 Nyquist, and the quantizer with the 6.02 b + 1.76 dB law and its integer ranges;
-then the bad inputs the contract names are refused.
+then the bad inputs the contract names are refused. The mu-law functions are
+compared with librosa.mu_compress/mu_expand (continuous and quantized, with the
+documented offset of (mu + 1) // 2) on random audio and edge values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import librosa
 from hypothesis import given, settings, strategies as st
 
 from lessons_lib import sampling
@@ -201,3 +204,146 @@ def test_snr_db_rejects_shape_mismatch_and_bad_values():
         sampling.snr_db(np.ones(3), np.array([1.0, np.nan, 1.0]))
     with pytest.raises(TypeError, match="pcm_to_float"):
         sampling.snr_db(np.ones(3, np.int16), np.ones(3))
+
+
+# --------------------------------------------------------------------------- mu-law
+
+
+def random_audio(seed, n=20_000):
+    """Uniform, Gaussian-ish speech-like (mostly small) values and the edges -1, 0, 1."""
+    rng = np.random.default_rng(seed)
+    small = np.clip(rng.laplace(0.0, 0.05, n), -1, 1)
+    return np.concatenate([rng.uniform(-1, 1, n), small, [-1.0, 0.0, 1.0, -0.0, 1e-300, -1e-300]])
+
+
+MUS = [1, 2, 3, 7, 15, 100, 255, 256, 1023, 65535]
+
+
+@pytest.mark.parametrize("mu", MUS)
+def test_mu_law_compress_and_expand_equal_librosa(mu):
+    x = random_audio(mu)
+    c = sampling.mu_law_compress(x, mu)
+    np.testing.assert_allclose(c, librosa.mu_compress(x, mu=mu, quantize=False), rtol=1e-12, atol=0)
+    c2 = np.random.default_rng(mu + 1).uniform(-1, 1, 5000)
+    np.testing.assert_allclose(sampling.mu_law_expand(c2, mu), librosa.mu_expand(c2, mu=mu, quantize=False),
+                               rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("mu", MUS)
+def test_mu_law_encode_equals_librosa_plus_offset(mu):
+    x = random_audio(mu + 100)
+    q = sampling.mu_law_encode(x, mu)
+    assert q.dtype == np.int64 and q.shape == x.shape
+    np.testing.assert_array_equal(q, librosa.mu_compress(x, mu=mu, quantize=True) + (mu + 1) // 2)
+    assert q.min() >= 0 and q.max() <= mu
+
+
+@pytest.mark.parametrize("mu", MUS)
+def test_mu_law_decode_equals_librosa(mu):
+    q = np.random.default_rng(mu).integers(0, mu + 1, 5000)
+    q = np.concatenate([q, [0, mu, (mu + 1) // 2]])
+    ours = sampling.mu_law_decode(q, mu)
+    assert ours.dtype == np.float64 and ours.shape == q.shape
+    np.testing.assert_allclose(ours, librosa.mu_expand(q - (mu + 1) // 2, mu=mu, quantize=True), rtol=1e-12, atol=0)
+
+
+def test_mu_law_encode_uses_all_256_classes_and_documented_landmarks():
+    x = np.linspace(-1.0, 1.0, 2_000_001)
+    q = sampling.mu_law_encode(x)
+    assert np.array_equal(np.unique(q), np.arange(256))
+    assert np.all(np.diff(q) >= 0), "encoding is monotone"
+    assert np.count_nonzero(q == 0) == 1, "class 0 holds x = -1 only"
+    np.testing.assert_array_equal(sampling.mu_law_encode(np.array([-1.0, 0.0, 1.0])), [0, 128, 255])
+    # mu-law spends its classes near zero: F(1/16) = ln(1 + 255/16) / ln 256 = 0.51, so about half of
+    # the 256 classes cover |x| < 1/16, where a uniform 8-bit grid would have 16
+    compressed_half = np.log1p(255 / 16) / np.log(256)
+    assert len(np.unique(q[np.abs(x) < 1 / 16])) == pytest.approx(256 * compressed_half, abs=2)
+    assert len(np.unique(sampling.quantize(x[np.abs(x) < 1 / 16], 8, as_int=True))) <= 17
+
+
+@pytest.mark.parametrize("mu", [15, 255])
+def test_mu_law_expand_inverts_compress(mu):
+    x = random_audio(3)
+    np.testing.assert_allclose(sampling.mu_law_expand(sampling.mu_law_compress(x, mu), mu), x, rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=st.floats(-1.0, 1.0, allow_nan=False), mu=st.sampled_from([3, 15, 255, 1023]))
+def test_mu_law_round_trip_keeps_sign_and_relative_error_bound(x, mu):
+    """The decoded value is within one companded class (2 / mu) of the original."""
+    q = sampling.mu_law_encode(np.array([x]), mu)
+    x_hat = sampling.mu_law_decode(q, mu)[0]
+    assert np.sign(x_hat) == np.sign(x) or x_hat == 0.0 or abs(x) < 1e-300
+    c, c_hat = sampling.mu_law_compress(np.array([x, x_hat]), mu)
+    assert abs(c - c_hat) <= 2.0 / mu + 2.0 / (mu + 1) + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(-1.0, 1.0, allow_nan=False), b=st.floats(-1.0, 1.0, allow_nan=False))
+def test_mu_law_compress_is_odd_and_increasing(a, b):
+    ca, cb, cna = sampling.mu_law_compress(np.array([a, b, -a]))
+    assert cna == -ca
+    if a < b:
+        assert ca <= cb
+
+
+def test_mu_law_keeps_shape_and_float32():
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 4, 5)).astype(np.float32)
+    assert sampling.mu_law_compress(x).shape == (3, 4, 5)
+    assert sampling.mu_law_compress(x).dtype == librosa.mu_compress(x, quantize=False).dtype == np.float64
+    assert sampling.mu_law_expand(x).dtype == np.float64
+    np.testing.assert_array_equal(sampling.mu_law_encode(x), librosa.mu_compress(x) + 128)
+    assert sampling.mu_law_encode(x).shape == (3, 4, 5)
+
+
+def test_mu_law_length_one():
+    np.testing.assert_array_equal(sampling.mu_law_encode(np.array([0.25])), librosa.mu_compress(np.array([0.25])) + 128)
+    assert sampling.mu_law_decode(np.array([128])).shape == (1,)
+
+
+@pytest.mark.parametrize("bad", [np.array([0.0, 1.0000001]), np.array([-1.5]), np.array([2.0, -3.0])])
+def test_mu_law_encode_rejects_audio_outside_unit_interval(bad):
+    for f in (sampling.mu_law_encode, sampling.mu_law_compress):
+        with pytest.raises(ValueError, match=r"x must lie in \[-1, 1\]"):
+            f(bad)
+    with pytest.raises(ValueError, match=r"c must lie in \[-1, 1\]"):
+        sampling.mu_law_expand(bad)
+
+
+@pytest.mark.parametrize("mu", [0, -1, -255])
+def test_mu_law_rejects_mu_below_one(mu):
+    for f in (sampling.mu_law_encode, sampling.mu_law_compress, sampling.mu_law_expand):
+        with pytest.raises(ValueError, match="mu must be an int >= 1"):
+            f(np.zeros(3), mu)
+    with pytest.raises(ValueError, match="mu must be an int >= 1"):
+        sampling.mu_law_decode(np.zeros(3, np.int64), mu)
+
+
+@pytest.mark.parametrize("mu", [255.0, True, "255"])
+def test_mu_law_rejects_non_int_mu(mu):
+    with pytest.raises(TypeError, match="mu"):
+        sampling.mu_law_encode(np.zeros(3), mu)
+
+
+def test_mu_law_encode_rejects_pcm_nan_and_empty():
+    with pytest.raises(TypeError, match="pcm_to_float"):
+        sampling.mu_law_encode(np.zeros(4, np.int16))
+    with pytest.raises(ValueError, match="NaN|finite"):
+        sampling.mu_law_encode(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="empty"):
+        sampling.mu_law_encode(np.array([]))
+
+
+def test_mu_law_decode_rejects_bad_classes():
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        sampling.mu_law_decode(np.array([0, 256]))
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        sampling.mu_law_decode(np.array([-1, 3]))
+    with pytest.raises(ValueError, match=r"0\.\.15"):
+        sampling.mu_law_decode(np.array([16]), 15)
+    with pytest.raises(TypeError, match="integer class indices"):
+        sampling.mu_law_decode(np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="numpy array"):
+        sampling.mu_law_decode([0, 1])
+    with pytest.raises(ValueError, match="empty"):
+        sampling.mu_law_decode(np.array([], np.int64))

@@ -6,6 +6,10 @@ librosa.util.frame, ``stft``/``istft`` with librosa.stft/istft over n_fft, hop,
 win_length, windows, centring, padding and dtypes, ``power_to_db`` and
 ``amplitude_to_db`` with librosa. Then the ISTFT inverts the STFT (hypothesis),
 edge cases (short signals, odd n_fft) and the bad inputs the contract names.
+``griffinlim`` is compared with librosa.griffinlim from the same initial phase
+(librosa's own draw through ``random_state``, a shared Generator, and zero
+phase), checked for the Griffin-Lim law (with no momentum the magnitude error
+never grows) and for its bad inputs.
 """
 
 from __future__ import annotations
@@ -369,3 +373,187 @@ def test_db_bad_input(func):
 def test_stft_fft_argument_must_be_callable():
     with pytest.raises(TypeError, match="fft must be a function"):
         spectral.stft(np.zeros(512), n_fft=64, fft="numpy")
+
+
+# --------------------------------------------------------------------------- griffinlim
+
+
+def voiced(n, seed, sr=8000):
+    """A speech-like test signal: a gliding harmonic tone with a moving envelope, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sr
+    f0 = 120 + 40 * np.sin(2 * np.pi * 1.5 * t + rng.uniform(0, 6))
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    harmonics = sum(np.sin(k * phase + rng.uniform(0, 6)) / k for k in range(1, 12))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
+    return 0.3 * envelope * harmonics + 0.01 * rng.standard_normal(n)
+
+
+def assert_close_to_librosa(ours, reference, rtol=1e-6):
+    assert ours.shape == reference.shape and ours.dtype == reference.dtype
+    np.testing.assert_allclose(ours, reference, rtol=rtol, atol=rtol * float(np.abs(reference).max()))
+
+
+GL_CASES = [  # n, n_fft, hop_length, win_length, window, center, pad_mode, momentum, with_length
+    (4000, 512, 128, None, "hann", True, "constant", 0.99, True),
+    (4000, 512, None, None, "hann", True, "constant", 0.99, False),
+    (3001, 256, 64, 200, "hann", True, "reflect", 0.5, True),
+    (2500, 255, 60, None, "hamming", True, "constant", 0.0, True),
+    (2500, 200, 50, None, "hann", False, "constant", 0.99, True),
+    (2500, 128, 32, 96, "hann", False, "constant", 0.0, False),
+    (1000, 64, 16, None, "hann", True, "constant", 1.0, True),
+    (6000, 1024, 256, 800, "hann", True, "constant", 0.9, True),
+]
+
+
+@pytest.mark.parametrize("n, n_fft, hop_length, win_length, window, center, pad_mode, momentum, with_length", GL_CASES)
+@pytest.mark.parametrize("init", ["random", None])
+def test_griffinlim_equals_librosa(n, n_fft, hop_length, win_length, window, center, pad_mode, momentum,
+                                   with_length, init):
+    y = voiced(n, seed=n_fft)
+    geometry = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center)
+    S = np.abs(librosa.stft(y, pad_mode=pad_mode, **geometry))
+    kwargs = dict(geometry, n_iter=16, pad_mode=pad_mode, momentum=momentum, init=init,
+                  length=n if with_length else None, random_state=n)
+    ours = spectral.griffinlim(S, **kwargs)
+    reference = librosa.griffinlim(S, **kwargs)
+    assert_close_to_librosa(ours, reference)
+    if with_length:
+        assert ours.shape == (n,)
+
+
+def test_griffinlim_defaults_are_librosas():
+    y = voiced(8000, seed=1)
+    S = np.abs(librosa.stft(y))  # n_fft 2048, hop 512
+    assert_close_to_librosa(spectral.griffinlim(S, random_state=3), librosa.griffinlim(S, random_state=3))
+
+
+@pytest.mark.parametrize("make", [np.random.default_rng, np.random.RandomState])
+def test_griffinlim_rng_draws_the_phase_librosa_would(make):
+    y = voiced(3000, seed=2)
+    S = np.abs(librosa.stft(y, n_fft=256, hop_length=64))
+    kwargs = dict(n_fft=256, hop_length=64, n_iter=8)
+    reference = librosa.griffinlim(S, random_state=make(7), **kwargs)
+    assert_close_to_librosa(spectral.griffinlim(S, random_state=make(7), **kwargs), reference)
+    if make is np.random.default_rng:
+        assert_close_to_librosa(spectral.griffinlim(S, rng=make(7), **kwargs), reference)
+
+
+def test_griffinlim_zero_iterations_is_the_istft_of_the_initial_guess():
+    y = voiced(2000, seed=3)
+    S = np.abs(spectral.stft(y, n_fft=128, hop_length=32))
+    phi = 2 * np.pi * np.random.default_rng(5).random(S.shape)
+    expected = spectral.istft(S * np.exp(1j * phi), n_fft=128, hop_length=32)
+    ours = spectral.griffinlim(S, n_fft=128, hop_length=32, n_iter=0, rng=np.random.default_rng(5))
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-14)
+    zero_phase = spectral.griffinlim(S, n_fft=128, hop_length=32, n_iter=0, init=None)
+    np.testing.assert_allclose(zero_phase, spectral.istft(S.astype(complex), n_fft=128, hop_length=32), atol=1e-14)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.99])
+def test_griffinlim_started_from_the_true_phase_stays_there(monkeypatch, momentum):
+    """A consistent spectrogram with its own phase is a fixed point: every iteration returns the signal."""
+    y = voiced(2048, seed=4)
+    X = spectral.stft(y, n_fft=256, hop_length=64)
+
+    class TruePhase:  # stands in for the unseeded generator griffinlim creates without rng/random_state
+        def random(self, size):
+            assert size == X.shape
+            return np.mod(np.angle(X), 2 * np.pi) / (2 * np.pi)
+
+    monkeypatch.setattr(np.random, "default_rng", lambda *args: TruePhase())
+    out = spectral.griffinlim(np.abs(X), n_fft=256, hop_length=64, length=2048, n_iter=10, momentum=momentum)
+    np.testing.assert_allclose(out, y, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_griffinlim_without_momentum_never_increases_the_magnitude_error(seed):
+    """Griffin & Lim (1984): each iteration is a least-squares step, so || |STFT(x_n)| - S || cannot grow."""
+    y = voiced(3000, seed=seed)
+    S = np.abs(spectral.stft(y, n_fft=256, hop_length=64))
+    errors = []
+    for n_iter in range(12):
+        x = spectral.griffinlim(S, n_fft=256, hop_length=64, n_iter=n_iter, momentum=0.0, random_state=seed)
+        errors.append(np.linalg.norm(np.abs(spectral.stft(x, n_fft=256, hop_length=64)) - S))
+    assert np.all(np.diff(errors) <= 1e-9 * errors[0]), errors
+    assert errors[-1] < 0.5 * errors[0]
+
+
+def test_griffinlim_momentum_converges_faster_on_speech_like_audio():
+    y = voiced(4000, seed=5)
+    S = np.abs(spectral.stft(y, n_fft=256, hop_length=64))
+
+    def error(momentum):
+        x = spectral.griffinlim(S, n_fft=256, hop_length=64, n_iter=32, momentum=momentum, random_state=0)
+        return np.linalg.norm(np.abs(spectral.stft(x, n_fft=256, hop_length=64)) - S)
+
+    assert error(0.99) < 0.8 * error(0.0)
+
+
+def test_griffinlim_float32_and_dtype():
+    y = voiced(3000, seed=6).astype(np.float32)
+    S = np.abs(librosa.stft(y, n_fft=256, hop_length=64))
+    assert S.dtype == np.float32
+    kwargs = dict(n_fft=256, hop_length=64, n_iter=8, random_state=0)
+    ours = spectral.griffinlim(S, **kwargs)
+    assert_close_to_librosa(ours, librosa.griffinlim(S, **kwargs), rtol=1e-4)
+    assert ours.dtype == np.float32
+    ours64 = spectral.griffinlim(S, dtype=np.float64, **kwargs)
+    assert ours64.dtype == np.float64
+    assert_close_to_librosa(ours64, librosa.griffinlim(S, dtype=np.float64, **kwargs), rtol=1e-4)
+
+
+def test_griffinlim_one_frame_and_one_sample():
+    S = np.abs(spectral.stft(np.array([0.5]), n_fft=16, hop_length=4))
+    assert S.shape == (9, 1)
+    kwargs = dict(n_fft=16, hop_length=4, length=1, n_iter=4, random_state=0)
+    assert_close_to_librosa(spectral.griffinlim(S, **kwargs), librosa.griffinlim(S, **kwargs))
+
+
+def test_griffinlim_momentum_above_one_warns_as_librosa():
+    S = np.abs(spectral.stft(voiced(1000, seed=7), n_fft=64, hop_length=16))
+    with pytest.warns(UserWarning, match="momentum=1.5 > 1"):
+        spectral.griffinlim(S, n_fft=64, hop_length=16, momentum=1.5, n_iter=2, random_state=0)
+    with pytest.warns(UserWarning, match="unstable"):
+        librosa.griffinlim(S, n_fft=64, hop_length=16, momentum=1.5, n_iter=2, random_state=0)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(momentum=-0.1), ValueError, "momentum must be >= 0"),
+    (dict(momentum="fast"), TypeError, "momentum"),
+    (dict(init="zeros"), ValueError, "init must be 'random' or None"),
+    (dict(n_iter=-1), ValueError, "n_iter"),
+    (dict(n_iter=2.0), TypeError, "n_iter"),
+    (dict(n_fft=128), ValueError, "n_fft=128 needs 65"),
+    (dict(hop_length=0), ValueError, "hop_length"),
+    (dict(win_length=100), ValueError, "win_length"),
+    (dict(length=100), ValueError, "length=100 gives"),
+    (dict(rng=np.random.default_rng(0), random_state=0), ValueError, "not both"),
+    (dict(rng=0), TypeError, "rng must be a numpy.random.Generator"),
+    (dict(random_state="seed"), TypeError, "random_state"),
+    (dict(dtype=np.int16), TypeError, "dtype"),
+    (dict(dtype=np.complex64), TypeError, "dtype"),
+])
+def test_griffinlim_bad_arguments(kwargs, error, match):
+    S = np.abs(spectral.stft(voiced(1000, seed=8), n_fft=64, hop_length=16))
+    kwargs = dict(dict(n_fft=64, hop_length=16, n_iter=1), **kwargs)
+    with pytest.raises(error, match=match):
+        spectral.griffinlim(S, **kwargs)
+
+
+def test_griffinlim_bad_spectrograms():
+    X = spectral.stft(voiced(1000, seed=9), n_fft=64, hop_length=16)
+    with pytest.raises(TypeError, match="magnitude"):
+        spectral.griffinlim(X, n_fft=64, hop_length=16)
+    with pytest.raises(ValueError, match="non-negative"):
+        spectral.griffinlim(np.abs(X) - 0.5, n_fft=64, hop_length=16)
+    with pytest.raises(ValueError, match="2-D"):
+        spectral.griffinlim(np.abs(X)[None], n_fft=64, hop_length=16)
+    with pytest.raises(ValueError, match="2-D"):
+        spectral.griffinlim(np.abs(X[:, 0]), n_fft=64, hop_length=16)
+    with pytest.raises(ValueError, match="NaN"):
+        spectral.griffinlim(np.full((33, 4), np.nan), n_fft=64, hop_length=16)
+    with pytest.raises(TypeError, match="numpy array"):
+        spectral.griffinlim(np.abs(X).tolist(), n_fft=64, hop_length=16)
+    with pytest.raises(ValueError, match="one frequency row"):
+        spectral.griffinlim(np.ones((1, 4)))

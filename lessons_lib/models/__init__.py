@@ -22,6 +22,12 @@ module                               what it holds (chapter)
 ``audio_spectrogram_transformer``    the Audio Spectrogram Transformer:
                                      overlapping patches, CLS and distillation tokens;
                                      ``from_transformers`` (6)
+``pixelcnn``                         PixelCNN and the gated PixelCNN on integer images:
+                                     sampling, bits per dimension, the blind spot
+                                     measured from input gradients (7)
+``wavenet``                          WaveNet: gated dilated causal convolutions over
+                                     mu-law classes, conditioning upsamplers, fast
+                                     generation with queues; ``from_wavenet_vocoder`` (7)
 ===================================  =====================================================
 
 Models hold no device code and no training code: ``lessons_lib.train.fit``

@@ -28,6 +28,12 @@ module                the model (chapter)
 ``ast_fsdd``          a small Audio Spectrogram Transformer on log-mel patches (6)
 ``wav2vec2_digits``   wav2vec 2.0 pre-trained without transcripts on connected
                       digits, probed and fine-tuned with CTC (6)
+``pixelcnn_digits``   a gated PixelCNN on scikit-learn's 8x8 digits, bits per
+                      dimension against independent pixels (7)
+``wavenet_fsdd``      a WaveNet on FSDD's raw audio, bits per sample against the
+                      marginal distribution; unconditional or speaker-conditioned (7)
+``wavenet_vocoder``   the WaveNet vocoder on FSDD's 40-band log-mels, scored (LSD, PESQ-NB,
+                      STOI) against Griffin-Lim at the same mel (7)
 ====================  =====================================================
 
 A notebook's full mode and the command line run the same code::
@@ -75,6 +81,11 @@ RECIPES = {
     "ast_fsdd": (6, "Audio Spectrogram Transformer on FSDD log-mel patches (notebook 06f)"),
     "wav2vec2_digits": (6, "wav2vec 2.0 pre-trained without labels on FSDD connected digits, linear probe, "
                            "CTC fine-tuning (notebook 06e)"),
+    "pixelcnn_digits": (7, "gated PixelCNN on scikit-learn's 8x8 digits, bits per dimension (notebook 07a)"),
+    "wavenet_fsdd": (7, "WaveNet on FSDD's raw 8 kHz audio, bits per sample, optionally speaker-conditioned "
+                        "(notebook 07b)"),
+    "wavenet_vocoder": (7, "WaveNet vocoder on FSDD's 40-band log-mels, against Griffin-Lim at the same mel "
+                           "(notebook 07c)"),
 }
 
 
