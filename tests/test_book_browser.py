@@ -297,7 +297,7 @@ def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
     quick-mode headline numbers, as the notebooks recorded them in this build."""
     import json
 
-    from lessons_lib.notebook import read_records, recipe_numbers
+    from lessons_lib.notebook import _number as shown_as, read_records, recipe_numbers
     from lessons_lib.recipes import RECIPES, get
 
     html = (HTML / "book" / "results.html").read_text()
@@ -315,7 +315,7 @@ def test_results_page_shows_this_builds_quick_numbers_for_every_recipe(build):
         assert numbers, f"no notebook recorded numbers for {name}"
         block = flat[flat.index(f"(recipe {name} )"):]
         for key, value in numbers.items():
-            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            shown = shown_as(value)  # the page's own format: 4 significant digits, or 12,345 from 10,000 up
             assert re.search(rf"{re.escape(key)} {re.escape(shown)}", block), (name, key, shown)
     for path in sorted((ROOT / "results").glob("full-*.json")):
         assert json.loads(path.read_text())["hardware"]["device"] in text, path.name
