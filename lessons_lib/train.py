@@ -23,7 +23,9 @@ batches of each epoch, an optimizer and, optionally, a learning-rate schedule.
 Recordings differ in length, and a batch is padded to its longest member.
 :func:`length_batches` sorts by length before cutting the batches, which keeps
 the padding small; a little random jitter on the lengths and a shuffle of whole
-batches make every epoch's batches and their order differ. :func:`pad_batch`
+batches make every epoch's batches and their order differ. Models trained on
+fixed-length pieces of longer recordings (SincNet's chunks, WaveNet's segments)
+draw new random pieces every epoch instead: :func:`segment_batches`. :func:`pad_batch`
 pads a list of sequences and returns their lengths, and :func:`predict` runs a
 trained model over a set of items without gradients.
 
@@ -51,6 +53,7 @@ from ._checks import positive_int, real_number
 
 __all__ = [
     "length_batches",
+    "segment_batches",
     "pad_batch",
     "to_device",
     "History",
@@ -130,6 +133,67 @@ def length_batches(lengths, batch_size: int, rng: np.random.Generator | None = N
     if rng is not None:
         rng.shuffle(batches)
     return batches
+
+
+def segment_batches(items, room, *, per_item: int, batch_size: int, seed: int, stride: int = 1 << 20):
+    """The batches of every epoch, ``segment_batches(...)(epoch)``: random pieces of the items, drawn anew each epoch.
+
+    Item :math:`u` of ``items`` gives ``per_item`` pieces, each starting at a position drawn
+    uniformly from :math:`\\{0, \\dots, r_u - 1\\}` (:math:`r_u` its ``room``: how many starts fit);
+    a piece is named by one integer, :math:`u \\cdot \\mathrm{stride} + \\mathrm{start}`, so that a batch is a
+    plain index array that a recipe's ``collate`` cuts. The pieces are shuffled and cut into
+    batches of ``batch_size`` (the last may be smaller). Epoch :math:`e` draws from
+    ``numpy.random.default_rng((seed, e))``: first every start, then the shuffle; the same epoch
+    gives the same batches in every process and in a resumed run.
+
+    Parameters
+    ----------
+    items : array_like of int, shape (n,)
+        The items (recordings) to cut, each at most once.
+    room : array_like of int, shape (n,)
+        For each item, the number of possible starts, at least 1.
+    per_item, batch_size : int
+        Pieces per item and epoch; pieces per batch.
+    seed : int
+    stride : int, default 2**20
+        Larger than every start: ``id // stride`` is the item, ``id % stride`` the start.
+
+    Returns
+    -------
+    callable
+        ``epoch -> list of ndarray of int64``.
+
+    Raises
+    ------
+    ValueError
+        If ``items`` and ``room`` differ in shape, a room is below 1 or not below ``stride``,
+        or ``items`` is empty.
+
+    Examples
+    --------
+    >>> of_epoch = segment_batches([3, 7], [1, 5], per_item=2, batch_size=3, seed=0, stride=10)
+    >>> [len(b) for b in of_epoch(0)], sorted((np.concatenate(of_epoch(0)) // 10).tolist())
+    ([3, 1], [3, 3, 7, 7])
+    >>> sorted((np.concatenate(of_epoch(0)) % 10).tolist())[:2]  # item 3 has room for one start only
+    [0, 0]
+    """
+    items = np.asarray(items, dtype=np.int64)
+    room = np.asarray(room, dtype=np.int64)
+    if items.ndim != 1 or items.size == 0 or room.shape != items.shape:
+        raise ValueError(f"items and room must be non-empty 1-D arrays of the same length, got shapes "
+                         f"{items.shape} and {room.shape}")
+    per_item, batch_size = positive_int(per_item, "per_item"), positive_int(batch_size, "batch_size")
+    stride = positive_int(stride, "stride")
+    if room.min() < 1 or room.max() > stride:
+        raise ValueError(f"room must lie in 1..stride={stride} (the starts that fit), got {room.min()}..{room.max()}")
+    owners, rooms = np.repeat(items, per_item), np.repeat(room, per_item)
+
+    def of_epoch(epoch: int) -> list[np.ndarray]:
+        rng = np.random.default_rng((seed, epoch))
+        ids = rng.permutation(owners * stride + rng.integers(0, rooms))
+        return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+    return of_epoch
 
 
 def pad_batch(sequences, *, padding_value: float = 0.0, batch_first: bool = False):

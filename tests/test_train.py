@@ -1,6 +1,8 @@
 """lessons_lib.train: batches of similar length, padding, prediction, and the training loop ``fit``.
 
 * ``length_batches`` against its definition written with Python lists.
+* ``segment_batches``: every item gives its pieces, every start lies in its room and every start is drawn
+  (hypothesis), the same epoch the same batches, another epoch others; bad input.
 * ``fit``: 2 epochs in one run equal 1 epoch + checkpoint + ``resume=True`` with fresh objects + 1 epoch,
   BITWISE on the CPU (every parameter, the optimizer's and the scheduler's state, the History), on a model
   with dropout trained with Adam, OneCycleLR, clipping and index batches from ``default_rng((seed, epoch))``;
@@ -29,6 +31,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
 
 from lessons_lib import checkpoint as ckpt
 from lessons_lib import train
@@ -59,6 +62,46 @@ def test_equals_the_definition_and_partitions_the_items(n, batch_size, seed):
     assert [b.tolist() for b in ours] == by_definition(lengths, batch_size, ref_rng)
     assert sorted(np.concatenate(ours).tolist()) == list(range(n))
     assert all(len(b) == batch_size for b in ours[:-1] if seed is None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rooms=st.lists(st.integers(1, 6), min_size=1, max_size=8), per_item=st.integers(1, 4),
+       batch_size=st.integers(1, 7), seed=st.integers(0, 2**16))
+def test_segment_batches_cut_every_item_per_item_times_inside_its_room(rooms, per_item, batch_size, seed):
+    items = np.arange(len(rooms)) * 3 + 1  # any ids
+    of_epoch = train.segment_batches(items, rooms, per_item=per_item, batch_size=batch_size, seed=seed, stride=10)
+    batches = of_epoch(0)
+    assert all(len(b) == batch_size for b in batches[:-1]) and 1 <= len(batches[-1]) <= batch_size
+    ids = np.concatenate(batches)
+    owner, start = ids // 10, ids % 10
+    for item, room in zip(items, rooms):
+        mine = start[owner == item]
+        assert len(mine) == per_item and mine.min() >= 0 and mine.max() < room
+    assert set(owner.tolist()) == set(items.tolist())
+    assert all(np.array_equal(a, b) for a, b in zip(batches, of_epoch(0)))  # the same epoch, the same batches
+
+
+def test_segment_batches_draw_every_start_and_differ_between_epochs():
+    of_epoch = train.segment_batches([0, 1], [5, 1], per_item=20, batch_size=8, seed=3, stride=8)
+    starts = [np.concatenate(of_epoch(e)) for e in range(3)]
+    assert {int(i) for i in starts[0] if i // 8 == 0} == {0, 1, 2, 3, 4}  # 20 draws from 5 starts: all seen
+    assert {int(i) for s in starts for i in s if i // 8 == 1} == {8}  # room 1: the only start
+    assert not np.array_equal(starts[0], starts[1]) and not np.array_equal(starts[1], starts[2])
+    other_seed = train.segment_batches([0, 1], [5, 1], per_item=20, batch_size=8, seed=4, stride=8)(0)
+    assert not np.array_equal(np.concatenate(other_seed), starts[0])
+
+
+def test_segment_batches_refuse_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        train.segment_batches([0, 1], [3], per_item=1, batch_size=2, seed=0)
+    with pytest.raises(ValueError, match="same length"):
+        train.segment_batches([], [], per_item=1, batch_size=2, seed=0)
+    with pytest.raises(ValueError, match="room must lie in 1..stride=8"):
+        train.segment_batches([0], [0], per_item=1, batch_size=2, seed=0, stride=8)
+    with pytest.raises(ValueError, match="room must lie in 1..stride=8"):
+        train.segment_batches([0], [9], per_item=1, batch_size=2, seed=0, stride=8)
+    with pytest.raises((TypeError, ValueError), match="per_item"):
+        train.segment_batches([0], [2], per_item=0, batch_size=2, seed=0)
 
 
 def test_without_rng_batches_are_sorted_by_length_and_repeatable():

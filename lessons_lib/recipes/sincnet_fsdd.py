@@ -66,7 +66,7 @@ from .. import data as fsdd_data
 from .. import features
 from ..gmm import GaussianMixture
 from ..models import sincnet
-from ..train import fit, predict
+from ..train import fit, predict, segment_batches
 
 __all__ = ["SPEAKERS", "STRIDE", "Config", "CONFIGS", "Utterances", "trim", "utterances_of", "prepare", "split",
            "chunk_ids", "collate", "build", "loss", "batches", "train", "chunk_posteriors", "error_rates", "evaluate",
@@ -444,15 +444,8 @@ def batches(config: Config, d: Utterances, items):
     True
     """
     items = np.asarray(items, dtype=np.int64)
-    owners = np.repeat(items, config.chunks_per_utterance)
-    room = d.lengths[owners] - d.chunk + 1
-
-    def of_epoch(epoch: int):
-        rng = np.random.default_rng((config.seed, epoch))
-        ids = rng.permutation(owners * STRIDE + rng.integers(0, room))
-        return [ids[i : i + config.batch_size] for i in range(0, len(ids), config.batch_size)]
-
-    return of_epoch
+    return segment_batches(items, d.lengths[items] - d.chunk + 1, per_item=config.chunks_per_utterance,
+                           batch_size=config.batch_size, seed=config.seed, stride=STRIDE)
 
 
 def _optimizer(model, config: Config) -> torch.optim.Optimizer:

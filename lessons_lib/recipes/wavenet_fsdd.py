@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from .. import data as fsdd_data
 from .. import sampling
 from ..models.wavenet import WaveNet, discretized_mixture_nll, generate
-from ..train import fit
+from ..train import fit, segment_batches
 from .sincnet_fsdd import trim
 
 __all__ = ["SPEAKERS", "STRIDE", "Config", "CONFIGS", "Recordings", "encode", "thin", "prepare", "recordings_of", "split",
@@ -390,15 +390,9 @@ def batches(config: Config, d: Recordings, items):
     ([2, 2], [0, 2])
     """
     items = np.asarray(items, dtype=np.int64)
-    owners = np.repeat(items, config.segments_per_recording)
-    room = np.maximum(d.lengths[owners] - config.segment - 1, 0) + 1
-
-    def of_epoch(epoch: int):
-        rng = np.random.default_rng((config.seed, epoch))
-        ids = rng.permutation(owners * STRIDE + rng.integers(0, room))
-        return [ids[i:i + config.batch_size] for i in range(0, len(ids), config.batch_size)]
-
-    return of_epoch
+    return segment_batches(items, np.maximum(d.lengths[items] - config.segment - 1, 0) + 1,
+                           per_item=config.segments_per_recording, batch_size=config.batch_size, seed=config.seed,
+                           stride=STRIDE)
 
 
 def train(config: Config, d: Recordings, items=None, *, model=None, device=None, checkpoint=None,

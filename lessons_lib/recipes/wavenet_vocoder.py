@@ -71,7 +71,7 @@ from .. import mel as mel_module
 from .. import quality, sampling, spectral
 from ..models.frontend import LogMel
 from ..models.wavenet import UPSAMPLERS, ConditioningUpsampler, WaveNet, generate
-from ..train import fit
+from ..train import fit, segment_batches
 from .sincnet_fsdd import trim
 from .wavenet_fsdd import SPEAKERS, ordinal_embedding_, thin
 
@@ -377,15 +377,9 @@ def batches(config: Config, d: Utterances, items):
     ([2, 2], True)
     """
     items = np.asarray(items, dtype=np.int64)
-    owners = np.repeat(items, config.segments_per_recording)
-    room = np.maximum(d.n_hops[owners] - config.segment_frames, 0) + 1
-
-    def of_epoch(epoch: int):
-        rng = np.random.default_rng((config.seed, epoch))
-        ids = rng.permutation(owners * STRIDE + rng.integers(0, room))
-        return [ids[i:i + config.batch_size] for i in range(0, len(ids), config.batch_size)]
-
-    return of_epoch
+    return segment_batches(items, np.maximum(d.n_hops[items] - config.segment_frames, 0) + 1,
+                           per_item=config.segments_per_recording, batch_size=config.batch_size, seed=config.seed,
+                           stride=STRIDE)
 
 
 def collate(d: Utterances, segment_frames: int, ids) -> tuple[torch.Tensor, torch.Tensor]:
