@@ -53,7 +53,8 @@ from ..models.wavenet import WaveNet, discretized_mixture_nll, generate
 from ..train import fit, segment_batches
 from .sincnet_fsdd import trim
 
-__all__ = ["SPEAKERS", "STRIDE", "Config", "CONFIGS", "Recordings", "encode", "thin", "prepare", "recordings_of", "split",
+__all__ = ["SPEAKERS", "STRIDE", "WaveNetSizes", "check_sizes", "network", "Config", "CONFIGS", "Recordings", "encode",
+           "thin", "prepare", "recordings_of", "split",
            "collate", "build", "ordinal_embedding_", "loss", "batches", "train", "marginal_bits", "nll_bits",
            "evaluate", "generate_audio"]
 
@@ -68,19 +69,14 @@ STRIDE = 1 << 20
 
 
 @dataclass(frozen=True)
-class Config:
-    """Hyper-parameters of the recipe (quick and full sizes in ``CONFIGS``).
+class WaveNetSizes:
+    """The settings both WaveNet recipes share (this one and ``wavenet_vocoder``): network, audio, training.
 
     Attributes
     ----------
-    speakers : bool
-        Condition on the speaker (an embedding of ``speaker_channels`` per speaker).
     layers, stacks, kernel_size : int
         ``layers`` gated units in ``stacks`` cycles of doubling dilations.
-    residual_channels, gate_channels, skip_channels, speaker_channels : int
-    n_mixtures : int
-        0: a softmax over the classes; else a discretised mixture of ``n_mixtures``
-        logistics over their levels (:func:`lessons_lib.models.wavenet.discretized_mixture_nll`).
+    residual_channels, gate_channels, skip_channels : int
     ordinal_input : bool
         Start the input embedding (``first_conv``) as a function of the level the class
         stands for (:func:`ordinal_embedding_`), not at random.
@@ -90,8 +86,6 @@ class Config:
         Silence more than ``trim_db`` below the loudest frame is cut from both ends; 0 keeps it.
     peak : float
         Every recording is scaled to this peak amplitude before μ-law encoding.
-    segment : int
-        Predicted samples per training segment (the segment holds one more, the first input).
     segments_per_recording : int
         Random segments drawn from every training recording per epoch.
     n_train, n_test : int
@@ -104,20 +98,16 @@ class Config:
     seed : int
     """
 
-    speakers: bool = False
     layers: int = 11
     stacks: int = 1
     kernel_size: int = 2
     residual_channels: int = 32
     gate_channels: int = 64
     skip_channels: int = 64
-    speaker_channels: int = 16
     ordinal_input: bool = True
-    n_mixtures: int = 0
     mu: int = 255
     trim_db: float = 30.0
     peak: float = 0.9
-    segment: int = 1200
     segments_per_recording: int = 1
     n_train: int = 240
     n_test: int = 60
@@ -127,6 +117,71 @@ class Config:
     weight_decay: float = 0.0
     clip: float = 1.0
     seed: int = 0
+
+
+def check_sizes(config: WaveNetSizes, *positive: str) -> None:
+    """Raise a ``ValueError`` naming the first shared setting out of range, or one of ``positive`` below 1.
+
+    Examples
+    --------
+    >>> check_sizes(WaveNetSizes(peak=1.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: peak must lie in (0, 1], got 1.5
+    """
+    for name in ("layers", "stacks", "kernel_size", "segments_per_recording", "epochs", "batch_size", "mu",
+                 "residual_channels", "gate_channels", "skip_channels", *positive):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
+    if not 0 < config.peak <= 1:
+        raise ValueError(f"peak must lie in (0, 1], got {config.peak}")
+    if not config.lr > 0 or config.weight_decay < 0 or not config.clip > 0:
+        raise ValueError("lr and clip must be > 0 and weight_decay >= 0")
+
+
+def network(config: WaveNetSizes, **conditioning) -> WaveNet:
+    """The WaveNet of ``config``'s sizes, initialised from ``config.seed`` (global random state left alone).
+
+    ``conditioning``: the keyword arguments of :class:`~lessons_lib.models.wavenet.WaveNet` for
+    its conditioning and output (speakers, mels and their upsampler, a mixture output).
+
+    Examples
+    --------
+    >>> network(WaveNetSizes(layers=3)).receptive_field  # kernel 2, dilations 1, 2, 4
+    8
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = WaveNet(config.mu + 1, config.layers, config.stacks, config.residual_channels,
+                        config.gate_channels, config.skip_channels, config.kernel_size, **conditioning)
+        if config.ordinal_input:
+            ordinal_embedding_(model)
+    return model
+
+
+@dataclass(frozen=True)
+class Config(WaveNetSizes):
+    """Hyper-parameters of the recipe (quick and full sizes in ``CONFIGS``).
+
+    Attributes
+    ----------
+    speakers : bool
+        Condition on the speaker (an embedding of ``speaker_channels`` per speaker).
+    speaker_channels : int
+    n_mixtures : int
+        0: a softmax over the classes; else a discretised mixture of ``n_mixtures``
+        logistics over their levels (:func:`lessons_lib.models.wavenet.discretized_mixture_nll`).
+    segment : int
+        Predicted samples per training segment (the segment holds one more, the first input).
+    layers, stacks, kernel_size, residual_channels, gate_channels, skip_channels, ordinal_input, mu
+        The network and the audio, :class:`WaveNetSizes` (as are trim_db, peak,
+        segments_per_recording, n_train, n_test, epochs, batch_size, lr, weight_decay, clip, seed).
+    """
+
+    speakers: bool = False
+    speaker_channels: int = 16
+    n_mixtures: int = 0
+    segment: int = 1200
 
 
 #: Quick mode: what CI and the book run on one CPU core; full mode: a larger network on all recordings, on a GPU.
@@ -288,14 +343,7 @@ def collate(d: Recordings, length: int, ids) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _check(config: Config) -> None:
-    for name in ("layers", "stacks", "kernel_size", "segment", "segments_per_recording", "epochs", "batch_size",
-                 "mu", "residual_channels", "gate_channels", "skip_channels", "speaker_channels"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
-    if not 0 < config.peak <= 1:
-        raise ValueError(f"peak must lie in (0, 1], got {config.peak}")
-    if not config.lr > 0 or config.weight_decay < 0 or not config.clip > 0:
-        raise ValueError("lr and clip must be > 0 and weight_decay >= 0")
+    check_sizes(config, "segment", "speaker_channels")
 
 
 def build(config: Config) -> WaveNet:
@@ -310,16 +358,8 @@ def build(config: Config) -> WaveNet:
     Embedding(6, 16)
     """
     _check(config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = WaveNet(config.mu + 1, config.layers, config.stacks, config.residual_channels,
-                        config.gate_channels, config.skip_channels, config.kernel_size,
-                        global_cond_channels=config.speaker_channels if config.speakers else None,
-                        n_speakers=len(SPEAKERS) if config.speakers else None,
-                        n_mixtures=config.n_mixtures or None)
-        if config.ordinal_input:
-            ordinal_embedding_(model)
-    return model
+    return network(config, global_cond_channels=config.speaker_channels if config.speakers else None,
+                   n_speakers=len(SPEAKERS) if config.speakers else None, n_mixtures=config.n_mixtures or None)
 
 
 def ordinal_embedding_(model: WaveNet, scale: float = 3.0) -> WaveNet:

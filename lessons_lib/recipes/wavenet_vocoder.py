@@ -73,7 +73,7 @@ from ..models.frontend import LogMel
 from ..models.wavenet import UPSAMPLERS, ConditioningUpsampler, WaveNet, generate
 from ..train import fit, segment_batches
 from .sincnet_fsdd import trim
-from .wavenet_fsdd import SPEAKERS, ordinal_embedding_, thin
+from .wavenet_fsdd import SPEAKERS, WaveNetSizes, check_sizes, network, thin
 
 __all__ = ["OFFSET", "SCALE", "MIN_TEST_SECONDS", "RESOLUTIONS", "STRIDE", "Config", "CONFIGS", "Utterances",
            "level", "frontend", "log_mel", "normalize", "utterances_of", "prepare", "split", "batches", "collate",
@@ -97,7 +97,7 @@ STRIDE = 1 << 20
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WaveNetSizes):
     """Hyper-parameters of the recipe (quick and full sizes in ``CONFIGS``).
 
     Attributes
@@ -149,29 +149,18 @@ class Config:
     n_fft: int = 512
     hop_length: int = 128
     top_db: float = 80.0
-    layers: int = 10
-    stacks: int = 1
-    kernel_size: int = 3
-    residual_channels: int = 32
-    gate_channels: int = 64
-    skip_channels: int = 32
-    ordinal_input: bool = True
-    mu: int = 255
-    trim_db: float = 30.0
-    peak: float = 0.9
     segment_frames: int = 6
-    segments_per_recording: int = 1
-    n_train: int = 240
+    gl_iter: int = 32
+    gl_momentum: float = 0.99
+    temperature: float = 1.0
+    # WaveNetSizes with the vocoder's own quick defaults
+    layers: int = 10
+    kernel_size: int = 3
+    skip_channels: int = 32
     n_test: int = 8
     epochs: int = 12
     batch_size: int = 8
     lr: float = 5e-3
-    weight_decay: float = 0.0
-    clip: float = 1.0
-    gl_iter: int = 32
-    gl_momentum: float = 0.99
-    temperature: float = 1.0
-    seed: int = 0
 
 
 #: Quick mode: a small vocoder (10 layers, 32 residual channels), 360 steps of 8 segments of 768 samples: 45 s on
@@ -414,21 +403,15 @@ def collate(d: Utterances, segment_frames: int, ids) -> tuple[torch.Tensor, torc
 
 
 def _check(config: Config) -> None:
-    for name in ("layers", "stacks", "kernel_size", "segment_frames", "segments_per_recording", "epochs",
-                 "batch_size", "mu", "residual_channels", "gate_channels", "skip_channels", "n_mels", "n_fft",
-                 "hop_length", "gl_iter"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
+    check_sizes(config, "segment_frames", "n_mels", "n_fft", "hop_length", "gl_iter")
     if config.upsampler not in UPSAMPLERS:
         raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {config.upsampler!r}")
     if math.prod(config.upsample_scales) != config.hop_length:
         raise ValueError(f"upsample_scales {tuple(config.upsample_scales)} multiply to "
                          f"{math.prod(config.upsample_scales)}, but hop_length is {config.hop_length}: the "
                          "upsampler must turn one frame into hop_length samples")
-    if not 0 < config.peak <= 1:
-        raise ValueError(f"peak must lie in (0, 1], got {config.peak}")
-    if not config.lr > 0 or config.weight_decay < 0 or not config.clip > 0 or config.gl_momentum < 0:
-        raise ValueError("lr and clip must be > 0, weight_decay and gl_momentum >= 0")
+    if config.gl_momentum < 0:
+        raise ValueError(f"gl_momentum must be >= 0, got {config.gl_momentum}")
     if not config.temperature > 0:
         raise ValueError(f"temperature must be > 0, got {config.temperature}")
 
@@ -449,18 +432,11 @@ def build(config: Config) -> WaveNet:
     """
     _check(config)
     linear = config.upsampler == "linear"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = WaveNet(config.mu + 1, config.layers, config.stacks, config.residual_channels,
-                        config.gate_channels, config.skip_channels, config.kernel_size,
-                        cond_channels=config.n_mels, hop_length=config.hop_length, upsampler=config.upsampler,
-                        upsample_scales=None if linear else tuple(config.upsample_scales),
-                        upsample_kernel_sizes=None if linear or not config.upsample_kernel_sizes
-                        else tuple(config.upsample_kernel_sizes),
-                        freq_axis_kernel_size=config.freq_axis_kernel_size)
-        if config.ordinal_input:
-            ordinal_embedding_(model)
-    return model
+    return network(config, cond_channels=config.n_mels, hop_length=config.hop_length, upsampler=config.upsampler,
+                   upsample_scales=None if linear else tuple(config.upsample_scales),
+                   upsample_kernel_sizes=None if linear or not config.upsample_kernel_sizes
+                   else tuple(config.upsample_kernel_sizes),
+                   freq_axis_kernel_size=config.freq_axis_kernel_size)
 
 
 def loss(model, batch) -> torch.Tensor:
