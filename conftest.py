@@ -1,6 +1,6 @@
 """Session-wide pytest hooks for the one test command (`make test`).
 
-Four jobs:
+Five jobs:
 
 1. **Each notebook executes once per run.** nbval (``--nbval-lax``) executes
    every notebook cell by cell. When all cells of a notebook pass, the outputs
@@ -18,6 +18,14 @@ Four jobs:
    at a synthetic FSDD (6 speakers x 10 digits x 50 takes of noise at 8 kHz,
    written once per session), so they run the same on a fresh machine with no
    copy of the data and no network.
+5. **Each worker compiles Numba code into its own cache.** librosa compiles
+   some functions with Numba on first use (``librosa.yin``'s interpolation,
+   ``istft``'s overlap-add...) and caches the machine code beside its sources.
+   Two workers (or their notebook kernels) compiling the same function at the
+   same moment race on those files: the loser may crash or hang (numba issues
+   #4807 and #10128; seen as two notebook cells timing out together in CI). A
+   worker's ``NUMBA_CACHE_DIR`` is ``<environment>/numba-cache/<worker>``, which
+   its kernels inherit; one process compiles into it at a time.
 """
 
 from __future__ import annotations
@@ -42,12 +50,25 @@ _NOTEBOOKS: dict[Path, dict] = {}
 
 
 def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        _own_numba_cache(config.workerinput["workerid"])
     if hasattr(config, "workerinput") or os.environ.get("LESSONS_BOOK_CACHE") == "off":
         return  # an xdist worker: the controller made the cache
     if getattr(config.option, "numprocesses", None):
         from jupyter_cache import get_cache
 
         get_cache(str(BOOK_CACHE)).list_cache_records()  # creates the database once
+
+
+def _own_numba_cache(worker: str) -> None:
+    """Point this worker (and the kernels it starts) at a Numba cache of its own."""
+    import sys
+
+    cache = Path(sys.prefix) / "numba-cache" / worker
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    if "numba" in sys.modules:  # read at import: tell an already imported Numba too
+        sys.modules["numba"].config.CACHE_DIR = str(cache)
 
 
 def _is_nbval_cell(item) -> bool:

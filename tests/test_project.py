@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -289,3 +290,32 @@ def test_the_floors_environment_is_requirements_txt_with_each_bound_made_exact()
         assert wanted[name] == expected, (name, wanted[name], expected)
     assert wanted["pytest"] == pins["pytest"], "the test tools keep their pins"
     assert "test-floors:" in (ROOT / "Makefile").read_text()
+
+
+def test_each_worker_compiles_numba_code_into_a_cache_of_its_own(monkeypatch, tmp_path):
+    """Two processes compiling one librosa function into one cache can crash or hang (conftest.py, job 5)."""
+    import subprocess
+    import sys
+
+    import conftest
+
+    import numba
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")  # restored (or removed) afterwards
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)  # restored afterwards
+    conftest._own_numba_cache("gw7")
+    expected = tmp_path / "numba-cache" / "gw7"
+    assert expected.is_dir() and os.environ["NUMBA_CACHE_DIR"] == str(expected) == numba.config.CACHE_DIR
+    # A kernel started now inherits it, and Numba reads it there.
+    seen = subprocess.run([sys.executable, "-c", "import numba; print(numba.config.CACHE_DIR)"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert seen == str(expected)
+
+
+def test_this_worker_has_its_own_numba_cache():
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        assert "numba-cache" not in os.environ.get("NUMBA_CACHE_DIR", ""), "one process: the shared cache is safe"
+    else:
+        assert Path(os.environ["NUMBA_CACHE_DIR"]).parts[-2:] == ("numba-cache", worker)
