@@ -77,7 +77,7 @@ book: venv mathjax espeak
 TEST_WORKERS ?= 2
 
 test: venv mathjax chromium espeak
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not browser"
 	$(BIN)/python -m pytest -m browser tests/test_book_browser.py
 
 # Set up from nothing like $(VENV), but every course requirement at its declared

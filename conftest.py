@@ -1,6 +1,6 @@
 """Session-wide pytest hooks for the one test command (`make test`).
 
-Five jobs:
+Six jobs:
 
 1. **Each notebook executes once per run.** nbval (``--nbval-lax``) executes
    every notebook cell by cell. When all cells of a notebook pass, the outputs
@@ -9,7 +9,11 @@ Five jobs:
    cache`` mode reads). The book build that the browser check needs then finds
    every notebook already executed and runs none of them again.
 2. **The browser check runs last**, after every notebook, so that it sees their
-   cached outputs.
+   cached outputs. **The longest notebooks run first** (by the quick-mode seconds
+   in ``lessons_lib/run_times.json``; ``make test`` passes
+   ``--no-loadscope-reorder`` so that pytest-xdist hands out files in this order):
+   two workers then finish together instead of one waiting for the other's
+   three-minute notebook at the end.
 3. **Two workers can share the cache.** ``make test`` runs the tests in two
    pytest-xdist workers; the controller creates the cache's database before
    they start, so that two notebooks finishing together only add records.
@@ -75,10 +79,27 @@ def _is_nbval_cell(item) -> bool:
     return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell")
 
 
+def _expected_seconds(notebook: Path) -> float:
+    """Quick-mode seconds recorded for a notebook; 120 for one not measured yet."""
+    import json
+
+    times = json.loads((ROOT / "lessons_lib" / "run_times.json").read_text())["notebooks"]
+    quick = (times.get(notebook.stem) or {}).get("quick") or {}
+    return quick.get("seconds") or 120.0
+
+
+def longest_notebooks_first(items: list) -> list:
+    """Notebook cells grouped by notebook, longest notebook first, then every other test in its order."""
+    cells = [i for i in items if _is_nbval_cell(i)]
+    seconds = {path: _expected_seconds(path) for path in {Path(str(i.parent.fspath)) for i in cells}}
+    cells.sort(key=lambda i: -seconds[Path(str(i.parent.fspath))])  # stable: cells keep their order
+    return cells + [i for i in items if not _is_nbval_cell(i)]
+
+
 def pytest_collection_modifyitems(config, items):
     browser = [i for i in items if i.get_closest_marker("browser")]
     others = [i for i in items if not i.get_closest_marker("browser")]
-    items[:] = others + browser
+    items[:] = longest_notebooks_first(others) + browser
     for item in items:
         if _is_nbval_cell(item):
             entry = _NOTEBOOKS.setdefault(Path(str(item.parent.fspath)), {"cells": [], "ok": True})

@@ -319,3 +319,35 @@ def test_this_worker_has_its_own_numba_cache():
         assert "numba-cache" not in os.environ.get("NUMBA_CACHE_DIR", ""), "one process: the shared cache is safe"
     else:
         assert Path(os.environ["NUMBA_CACHE_DIR"]).parts[-2:] == ("numba-cache", worker)
+
+
+def test_the_longest_notebooks_run_first_each_in_one_piece():
+    """xdist hands out files in collection order (``--no-loadscope-reorder``): the longest first balances the workers."""
+    import conftest
+
+    class Parent:
+        def __init__(self, path):
+            self.fspath = path
+
+    class IPyNbCell:
+        def __init__(self, path, k):
+            self.parent, self.cell, self.name = Parent(path), {}, f"{Path(path).stem}::{k}"
+
+    class Function:
+        def __init__(self, name):
+            self.name = name
+
+    nb = ROOT / "notebooks"
+    items = [Function("tests/test_a.py::x"), IPyNbCell(nb / "00_getting_started.ipynb", 0),
+             IPyNbCell(nb / "00_getting_started.ipynb", 1), IPyNbCell(nb / "06d_sincnet.ipynb", 0),
+             IPyNbCell(nb / "99_not_measured.ipynb", 0), IPyNbCell(nb / "06d_sincnet.ipynb", 1),
+             Function("tests/test_b.py::y")]
+    order = [i.name for i in conftest.longest_notebooks_first(items)]
+    times = json.loads((ROOT / "lessons_lib" / "run_times.json").read_text())["notebooks"]
+    assert times["06d_sincnet"]["quick"]["seconds"] > 120 > times["00_getting_started"]["quick"]["seconds"]
+    assert order == ["06d_sincnet::0", "06d_sincnet::1", "99_not_measured::0", "00_getting_started::0",
+                     "00_getting_started::1", "tests/test_a.py::x", "tests/test_b.py::y"]
+
+
+def test_make_test_keeps_the_collection_order():
+    assert "--no-loadscope-reorder" in (ROOT / "Makefile").read_text()
