@@ -468,7 +468,9 @@ def fit(model, loss_fn: Callable, batches, *, optimizer, epochs: int, collate: C
         device_ids = None
         if device.type == "cuda":
             device_ids = [device.index if device.index is not None else torch.cuda.current_device()]
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        # find_unused_parameters: a model may hold parameters that a loss never uses (the residual output of
+        # WaveNet's last unit; a teacher frozen while its student trains); DDP then waits for their gradients.
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16)
                 if mixed_precision and device.type == "cuda" else contextlib.nullcontext())
 

@@ -37,12 +37,24 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     return X, y
 
 
+class Perceptron(torch.nn.Module):
+    """Two layers, and a third that no loss uses (as the residual output of WaveNet's last unit, or a
+    teacher frozen while its student trains): DistributedDataParallel must cope with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.out = torch.nn.Linear(N_IN, HIDDEN), torch.nn.Linear(HIDDEN, 1)
+        self.unused = torch.nn.Linear(HIDDEN, HIDDEN)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.hidden(x)))
+
+
 def make_model(seed: int = 0) -> torch.nn.Module:
     """A two-layer perceptron in float64, initialised from ``seed`` (the global random state is left alone)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return torch.nn.Sequential(torch.nn.Linear(N_IN, HIDDEN), torch.nn.Tanh(),
-                                   torch.nn.Linear(HIDDEN, 1)).double()
+        return Perceptron().double()
 
 
 def batches(epoch: int) -> list[np.ndarray]:
