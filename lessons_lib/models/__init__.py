@@ -28,6 +28,15 @@ module                               what it holds (chapter)
 ``wavenet``                          WaveNet: gated dilated causal convolutions over
                                      mu-law classes, conditioning upsamplers, fast
                                      generation with queues; ``from_wavenet_vocoder`` (7)
+``parallel_wavenet``                 Parallel WaveNet: a Gaussian WaveNet teacher, the IAF
+                                     student, density distillation (closed-form and Monte
+                                     Carlo KL) and the power loss (7)
+``flows``                            normalizing flows: ActNorm, invertible 1x1 convolution
+                                     (plain and LU), affine and additive coupling,
+                                     permutations, squeezes; RealNVP and Glow (7)
+``waveglow``                         flow vocoders: WaveGlow (WN couplings, early outputs,
+                                     the published 87.9 M-parameter size) and FloWaveNet
+                                     (context blocks, non-causal WaveNet couplings) (7)
 ===================================  =====================================================
 
 Models hold no device code and no training code: ``lessons_lib.train.fit``

@@ -842,11 +842,14 @@ class IncrementalWaveNet:
         q = self.model._indices(q, name, ndim)
         if q.shape[0] != self.batch_size:
             raise ValueError(f"{name} has batch {q.shape[0]}, expected batch_size={self.batch_size}")
-        steps = 1 if ndim == 1 else q.shape[1]
+        self._check_covered(1 if ndim == 1 else q.shape[1])
+        return q
+
+    def _check_covered(self, steps: int) -> None:
+        """``steps`` more steps from ``t`` stay within the local conditioning."""
         if self.max_steps is not None and self.t + steps > self.max_steps:
             raise ValueError(f"the local conditioning covers {self.max_steps} steps; step {self.t + steps - 1} "
                              "is beyond it")
-        return q
 
     def step(self, q: torch.Tensor) -> torch.Tensor:
         """One step: the inputs ``q`` ``(batch,)`` at step ``t`` → logits ``(batch, classes)`` for ``t + 1``."""

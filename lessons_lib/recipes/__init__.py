@@ -34,6 +34,14 @@ module                the model (chapter)
                       marginal distribution; unconditional or speaker-conditioned (7)
 ``wavenet_vocoder``   the WaveNet vocoder on FSDD's 40-band log-mels, scored (LSD, PESQ-NB,
                       STOI) against Griffin-Lim at the same mel (7)
+``flows_2d``          RealNVP and Glow on two moons and circles, test NLL in nats
+                      against a full-covariance Gaussian and Chapter 2's GMM (7)
+``glow_digits``       Glow or RealNVP on the 8x8 digits of ``pixelcnn_digits``,
+                      dequantised, in bits per dimension beside the PixelCNN (7)
+``flow_vocoder``      WaveGlow or FloWaveNet (``model=``) on the same log-mels: NLL in nats
+                      per sample, scores at temperatures sigma against Griffin-Lim (7)
+``parallel_wavenet``  a Gaussian WaveNet teacher and an IAF student distilled from it
+                      (KL + power loss) on the same log-mels; LSD and samples/s (7)
 ====================  =====================================================
 
 A notebook's full mode and the command line run the same code::
@@ -86,6 +94,13 @@ RECIPES = {
                         "(notebook 07b)"),
     "wavenet_vocoder": (7, "WaveNet vocoder on FSDD's 40-band log-mels, against Griffin-Lim at the same mel "
                            "(notebook 07c)"),
+    "flows_2d": (7, "RealNVP or Glow (--set arch=glow) on two moons or circles (--set dataset=circles), test NLL "
+                    "against a Gaussian and a GMM (notebook 07d)"),
+    "glow_digits": (7, "Glow or RealNVP (--set arch=realnvp) on scikit-learn's 8x8 digits, bits per dimension "
+                       "(notebook 07d)"),
+    "flow_vocoder": (7, "WaveGlow (or FloWaveNet: --set model=flowavenet) on FSDD's 40-band log-mels (notebook 07e)"),
+    "parallel_wavenet": (7, "Parallel WaveNet: Gaussian WaveNet teacher, IAF student distilled on FSDD's 40-band "
+                            "log-mels (notebook 07f)"),
 }
 
 

@@ -77,8 +77,8 @@ from .wavenet_fsdd import SPEAKERS, WaveNetSizes, check_sizes, network, thin
 
 __all__ = ["OFFSET", "SCALE", "MIN_TEST_SECONDS", "RESOLUTIONS", "STRIDE", "Config", "CONFIGS", "Utterances",
            "level", "frontend", "log_mel", "normalize", "utterances_of", "prepare", "split", "batches", "collate",
-           "build", "loss", "train", "nll_bits", "vocode", "sharpened", "griffin_lim", "scores", "evaluate",
-           "upsample_constant", "stride_energy"]
+           "build", "loss", "train", "fit_on_segments", "nll_bits", "vocode", "sharpened", "griffin_lim", "scores",
+           "evaluate", "upsample_constant", "stride_energy"]
 
 NAME = "wavenet_vocoder"
 NOTEBOOK = "07c_wavenet_vocoder"
@@ -471,19 +471,58 @@ def train(config: Config, d: Utterances, items=None, *, model=None, device=None,
     (2, 4)
     """
     _check(config)
+    return fit_on_segments(config, d, items, build, loss, collate, NAME, model=model, device=device,
+                           checkpoint=checkpoint, resume=resume, progress=progress, time_budget=time_budget)
+
+
+def fit_on_segments(config, d: Utterances, items, build_model, loss_fn, collate_fn, name: str, *, model=None,
+                    device=None, checkpoint=None, resume: bool = False, progress: bool = True,
+                    time_budget: float | None = None):
+    """AdamW with a one-cycle schedule on random mel-aligned segments: the training the mel-conditioned vocoders
+    share (this recipe's WaveNet, ``flow_vocoder``'s WaveGlow and FloWaveNet); returns ``(model, history)``.
+
+    ``build_model(config)`` makes the network (unless ``model`` is given), ``loss_fn(model, batch)`` is what
+    :func:`~lessons_lib.train.fit` minimises, ``collate_fn(d, config.segment_frames, ids)`` cuts the segments,
+    ``name`` goes into the checkpoint's hyper-parameters.
+
+    Raises
+    ------
+    ValueError
+        ``d`` prepared with other mels or another hop than ``config``.
+
+    Examples
+    --------
+    This recipe's :func:`train` is ``fit_on_segments`` with its own ``build``, ``loss`` and ``collate``:
+
+    >>> rng = np.random.default_rng(0)
+    >>> d = Utterances((np.zeros(640),) * 4, tuple(rng.integers(0, 256, 640) for _ in range(4)),
+    ...                tuple(rng.normal(-20, 15, (40, 5)) for _ in range(4)), np.zeros(4, int), np.arange(4),
+    ...                np.array([], int), 255, 8000, 128)
+    >>> config = Config(layers=2, residual_channels=4, gate_channels=8, skip_channels=4, segment_frames=2,
+    ...                 batch_size=2, epochs=1)
+    >>> model, history = fit_on_segments(config, d, [0, 1], build, loss, collate, "two items", device="cpu",
+    ...                                  progress=False)
+    >>> history.steps, history.samples
+    (1, 2)
+    >>> from dataclasses import replace
+    >>> fit_on_segments(replace(config, n_mels=80), d, None, build, loss, collate, "80 mels")
+    Traceback (most recent call last):
+    ...
+    ValueError: the data has 40 mels every 128 samples, the config 80 every 128: prepare it with the same config
+    """
     if d.hop_length != config.hop_length or d.mels[0].shape[0] != config.n_mels:
         raise ValueError(f"the data has {d.mels[0].shape[0]} mels every {d.hop_length} samples, the config "
                          f"{config.n_mels} every {config.hop_length}: prepare it with the same config")
     items = d.train if items is None else np.asarray(items)
-    model = build(config) if model is None else model
+    model = build_model(config) if model is None else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     of_epoch = batches(config, d, items)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
                                                     total_steps=config.epochs * len(of_epoch(0)))
-    return model, fit(model, loss, of_epoch, collate=functools.partial(collate, d, config.segment_frames),
+    return model, fit(model, loss_fn, of_epoch, collate=functools.partial(collate_fn, d, config.segment_frames),
                       optimizer=optimizer, scheduler=scheduler, clip=config.clip, epochs=config.epochs,
                       device=device, seed=config.seed, checkpoint=checkpoint, resume=resume, progress=progress,
-                      time_budget=time_budget, hparams={"recipe": NAME, **asdict(config), "items": int(len(items))})
+                      time_budget=time_budget, hparams={"recipe": name, **asdict(config), "items": int(len(items))})
 
 
 # --------------------------------------------------------------------------- vocoding and scoring
