@@ -38,8 +38,9 @@ module                the model (chapter)
                       against a full-covariance Gaussian and Chapter 2's GMM (7)
 ``glow_digits``       Glow or RealNVP on the 8x8 digits of ``pixelcnn_digits``,
                       dequantised, in bits per dimension beside the PixelCNN (7)
-``flow_vocoder``      WaveGlow or FloWaveNet (``model=``) on the same log-mels: NLL in nats
-                      per sample, scores at temperatures sigma against Griffin-Lim (7)
+``flow_vocoder``      WaveGlow or FloWaveNet (``model=``; the preset ``flowavenet_fsdd``) on
+                      the same log-mels: NLL in nats per sample, scores at temperatures
+                      sigma against Griffin-Lim (7)
 ``parallel_wavenet``  a Gaussian WaveNet teacher and an IAF student distilled from it
                       (KL + power loss) on the same log-mels; LSD and samples/s (7)
 ====================  =====================================================
@@ -99,6 +100,7 @@ RECIPES = {
     "glow_digits": (7, "Glow or RealNVP (--set arch=realnvp) on scikit-learn's 8x8 digits, bits per dimension "
                        "(notebook 07d)"),
     "flow_vocoder": (7, "WaveGlow (or FloWaveNet: --set model=flowavenet) on FSDD's 40-band log-mels (notebook 07e)"),
+    "flowavenet_fsdd": (7, "FloWaveNet on FSDD's 40-band log-mels (notebook 07e)"),
     "parallel_wavenet": (7, "Parallel WaveNet: Gaussian WaveNet teacher, IAF student distilled on FSDD's 40-band "
                             "log-mels (notebook 07f)"),
 }
@@ -117,6 +119,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
     # five epochs; full mode holds out each of the six in turn.
     "resnet_fsdd_loso": ("cnn_fsdd", {"arch": "resnet18", "augment": True, "split": "loso",
                                       "quick": {"split": "loso:george,nicolas", "epochs": 5}}),
+    # `make full` trains both flow vocoders of notebook 07e.
+    "flowavenet_fsdd": ("flow_vocoder", {"model": "flowavenet"}),
 }
 
 
