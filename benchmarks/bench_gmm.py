@@ -35,6 +35,24 @@ def _one_iteration(cls, covariance_type):
     return run
 
 
+def _warm_started_steps(cls, n_steps=20):
+    """EM one iteration per fit() call (warm_start=True, max_iter=1): notebook 2's way of reading each iteration."""
+    def run(X, start):
+        model = cls(3, covariance_type="full", warm_start=True, max_iter=1, tol=0.0, **start)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # each call stops at max_iter=1 on purpose
+            bounds = [model.fit(X).lower_bound_ for _ in range(n_steps)]
+        return model.means_, model.covariances_, np.array(bounds)
+    return run
+
+
+def _small_start():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5_000, 2)) + 3.0 * rng.integers(3, size=(5_000, 1))
+    return {"X": X, "start": dict(weights_init=np.full(3, 1 / 3), means_init=X[:3],
+                                  precisions_init=np.tile(np.eye(2), (3, 1, 1)))}
+
+
 def _same_model(ours, reference):
     for a, b in zip(ours, reference):
         assert_close(a, b, rtol=1e-6, atol=1e-9)
@@ -45,6 +63,8 @@ CASES = [
          _one_iteration(gmm.GaussianMixture, ct), _one_iteration(SklearnGaussianMixture, ct), _same_model)
     for ct in ("diag", "full")
 ] + [
+    Case("gmm.GaussianMixture, 20 warm-started fit calls of 1 EM iteration, 5,000 x 2, 3 full", _small_start,
+         _warm_started_steps(gmm.GaussianMixture), _warm_started_steps(SklearnGaussianMixture), _same_model),
     Case("gmm.kmeans, 20,000 x 39, 16 clusters, 10 Lloyd iterations",
          lambda: {"X": np.random.default_rng(1).normal(size=(20_000, 39)),
                   "init": np.random.default_rng(2).normal(size=(16, 39))},

@@ -2,8 +2,9 @@
 
 T = 20,000 frames, 32 states: the functional core against hmmlearn's compiled
 kernels, and the model classes (13-dimensional diagonal Gaussians, the size the
-issue sets for its targets) against hmmlearn's GaussianHMM: score, Viterbi
-decoding and one Baum-Welch iteration, each from the same parameters.
+issue sets for its targets; then spherical and tied covariances at the same size)
+against hmmlearn's GaussianHMM: score, Viterbi decoding and one Baum-Welch
+iteration, each from the same parameters.
 """
 
 from __future__ import annotations
@@ -41,15 +42,20 @@ def _same_path(ours, reference):
     assert np.isclose(ours[0], reference[0], rtol=1e-12) and np.array_equal(ours[1], reference[1])
 
 
-def _gaussian_models():
+def _gaussian_models(covariance_type="diag"):
     """Our GaussianHMM and hmmlearn's with the same parameters, and frames drawn near the states' means."""
     logging.getLogger("hmmlearn").setLevel(logging.ERROR)
     rng = np.random.default_rng(0)
     params = {"startprob_": rng.dirichlet(np.ones(N)), "transmat_": rng.dirichlet(np.ones(N), size=N),
               "means_": rng.normal(size=(N, D)), "covars_": rng.uniform(0.5, 2.0, (N, D))}
+    if covariance_type == "spherical":
+        params["covars_"] = rng.uniform(0.5, 2.0, N)
+    elif covariance_type == "tied":
+        a = rng.normal(size=(D, D))
+        params["covars_"] = a @ a.T / D + 0.5 * np.eye(D)
     models = []
     for cls in (hmm.GaussianHMM, hmmlearn_hmm.GaussianHMM):
-        model = cls(N, covariance_type="diag", init_params="", n_iter=1, tol=-np.inf)
+        model = cls(N, covariance_type=covariance_type, init_params="", n_iter=1, tol=-np.inf)
         for name, value in params.items():
             setattr(model, name, value.copy())
         models.append(model)
@@ -60,6 +66,8 @@ def _gaussian_models():
 def _fit_once(model, X):
     fitted = copy.deepcopy(model).fit(X)
     covars = fitted.covars_ if isinstance(fitted, hmm.GaussianHMM) else fitted._covars_
+    if fitted.covariance_type == "spherical" and covars.ndim == 2:  # hmmlearn repeats the variance per feature
+        covars = covars[:, 0]
     return fitted.startprob_, fitted.transmat_, fitted.means_, covars
 
 
@@ -89,6 +97,19 @@ CASES = [
          lambda ours, theirs, X: _fit_once(ours, X), lambda ours, theirs, X: _fit_once(theirs, X),
          _same_parameters),
 ]
+
+for _cov in ("spherical", "tied"):
+    CASES += [
+        Case(f"hmm.GaussianHMM.score, T={T:,}, {N} states, {D}-dim {_cov}", lambda c=_cov: _gaussian_models(c),
+             lambda ours, theirs, X: ours.score(X), lambda ours, theirs, X: theirs.score(X),
+             lambda a, b: assert_close(a, b, rtol=1e-10)),
+        Case(f"hmm.GaussianHMM.decode (Viterbi), T={T:,}, {N} states, {D}-dim {_cov}",
+             lambda c=_cov: _gaussian_models(c), lambda ours, theirs, X: ours.decode(X),
+             lambda ours, theirs, X: theirs.decode(X), _same_path),
+        Case(f"hmm.GaussianHMM.fit, one Baum-Welch iteration, T={T:,}, {N} states, {D}-dim {_cov}",
+             lambda c=_cov: _gaussian_models(c), lambda ours, theirs, X: _fit_once(ours, X),
+             lambda ours, theirs, X: _fit_once(theirs, X), _same_parameters),
+    ]
 
 
 def _word_models():

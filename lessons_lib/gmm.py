@@ -13,7 +13,10 @@ Expectation-maximisation (EM) alternates between guessing :math:`z_n` softly
 
 :class:`GaussianMixture` follows ``sklearn.mixture.GaussianMixture`` step for
 step (same constructor arguments, attributes and update order), so that with
-the same starting parameters both produce the same numbers. Covariance shapes
+the same starting parameters both produce the same numbers; ``n_init``,
+``warm_start``, ``verbose`` and ``random_state`` (None, an int, a
+``RandomState`` or a ``Generator``) mean what they mean there, so code written
+for scikit-learn runs unchanged. Covariance shapes
 follow scikit-learn: ``full`` (K, D, D), ``tied`` (D, D), ``diag`` (K, D),
 ``spherical`` (K,).
 
@@ -22,6 +25,7 @@ Chapter: ``notebooks/02_gmm_em.ipynb``.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -32,14 +36,47 @@ from .logspace import logsumexp
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "NotFittedError",
     "log_multivariate_normal_density",
     "mahalanobis",
     "kmeans",
     "GaussianMixture",
+    "ConvergenceWarning",
 ]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the log-likelihood settled (scikit-learn's warning of that name).
+
+    A subclass of ``UserWarning``, so ``warnings.simplefilter("ignore", UserWarning)`` silences it too.
+
+    Examples
+    --------
+    >>> issubclass(ConvergenceWarning, UserWarning)
+    True
+    """
+
+
+class NotFittedError(RuntimeError, ValueError, AttributeError):
+    """A model was used before ``fit`` (or before its parameters were set).
+
+    Also a ``ValueError`` and an ``AttributeError``, like scikit-learn's
+    ``sklearn.exceptions.NotFittedError`` that scikit-learn and hmmlearn raise
+    in the same place, so ``except ValueError`` written for them still catches
+    it; and a ``RuntimeError``, as this module and :mod:`lessons_lib.hmm` raised
+    before. :mod:`lessons_lib.hmm` raises the same class.
+
+    Examples
+    --------
+    >>> try:
+    ...     GaussianMixture(2).predict(np.zeros((3, 1)))
+    ... except ValueError as err:
+    ...     print(type(err).__name__)
+    NotFittedError
+    """
 
 
 # --------------------------------------------------------------------------- inputs
@@ -53,11 +90,26 @@ def _as_data(X, name: str = "X") -> np.ndarray:
 
 
 def _rng(random_state) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+    """A ``numpy.random.Generator`` for ``random_state``, accepting what ``sklearn.utils.check_random_state`` does.
+
+    ``None``: numpy's global random state (the stream ``np.random.seed`` resets), consumed as
+    scikit-learn and hmmlearn consume it; an int >= 0: a new generator seeded with it (numpy's default
+    PCG64, so the draws differ from scikit-learn's ``RandomState(int)``); a ``numpy.random.RandomState``:
+    its stream, which advances as draws are taken (as in scikit-learn); a ``numpy.random.Generator``:
+    itself. Anything else: TypeError.
+    """
+    if random_state is None:
+        return np.random.Generator(np.random.get_bit_generator())
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
         return np.random.default_rng(random_state)
     if isinstance(random_state, np.random.Generator):
         return random_state
-    raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got {type(random_state).__name__}")
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.Generator(random_state._bit_generator)  # shares (and advances) its state
+    raise TypeError("random_state must be None, an int, a numpy.random.RandomState or a numpy.random.Generator, "
+                    f"got {type(random_state).__name__}")
 
 
 def _check_covariance_type(covariance_type) -> str:
@@ -268,7 +320,9 @@ def kmeans(X: np.ndarray, n_clusters: int, *, init="k-means++", max_iter: int = 
         Starting centres, or k-means++ seeding with ``random_state``.
     max_iter : int, default 300
     tol : float, default 1e-4
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        As scikit-learn's ``check_random_state`` (None: numpy's global state),
+        plus a Generator; see :class:`GaussianMixture`.
 
     Returns
     -------
@@ -399,13 +453,36 @@ class GaussianMixture:
         Added to every variance; keeps a component that collapses onto a few
         points from reaching a singular covariance (infinite likelihood).
     max_iter : int, default 100
+        EM iterations per initialisation; 0 keeps the initial parameters (as scikit-learn).
+    n_init : int, default 1
+        Number of initialisations: EM is run from each, and the run whose final
+        ``lower_bound_`` is largest is kept, with its ``converged_``, ``n_iter_``
+        and ``lower_bounds_``. Each initialisation draws from the same
+        ``random_state`` stream, one after another.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default "kmeans"
         Starting responsibilities: k-means labels (ours, :func:`kmeans`),
         k-means++ seeds, uniform random weights, or random data points.
     weights_init, means_init, precisions_init : ndarray, optional
         Starting parameters (scikit-learn's shapes). If all three are given,
         no initialisation is run.
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        What ``sklearn.utils.check_random_state`` accepts, plus a Generator:
+        ``None`` draws from numpy's global random state (``np.random.seed``
+        makes it repeatable), an int seeds a new generator (numpy's default,
+        so the initialisations differ from scikit-learn's, whose k-means
+        differs anyway), a ``RandomState`` or ``Generator`` is drawn from and
+        advances. Also used by :meth:`sample`.
+    warm_start : bool, default False
+        If True, every ``fit`` after the first starts from the parameters the
+        previous one ended with (``n_init`` is then 1, and the first
+        iteration's change is measured from the previous ``lower_bound_``), as
+        scikit-learn does; ``fit(X)`` with ``max_iter=1`` then runs one EM
+        iteration per call.
+    verbose : int, default 0
+        1 prints each initialisation and every ``verbose_interval``-th
+        iteration to stdout, 2 adds times and log-likelihood changes, in
+        scikit-learn's format.
+    verbose_interval : int, default 10
 
     Attributes
     ----------
@@ -414,12 +491,26 @@ class GaussianMixture:
     covariances_, precisions_, precisions_cholesky_ : ndarray
         Shapes by ``covariance_type`` as in scikit-learn.
     converged_ : bool
+        Whether the kept run stopped because the change fell below ``tol``.
     n_iter_ : int
+        Iterations of the kept run.
     lower_bound_ : float
-        Mean log-likelihood per sample at the last iteration.
+        Mean log-likelihood per sample at the last iteration of the kept run
+        (``-inf`` when ``max_iter=0``).
     lower_bounds_ : list of float
-        The same, after every iteration: non-decreasing.
+        The same, after every iteration of the kept run: non-decreasing.
     n_features_in_ : int
+
+    Raises
+    ------
+    ValueError, TypeError
+        From ``fit``, for a parameter out of its range or of the wrong type
+        (named in the message), or data of the wrong shape.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the kept run stopped at ``max_iter`` before converging.
 
     Examples
     --------
@@ -430,31 +521,57 @@ class GaussianMixture:
     array([-3.,  3.])
     >>> bool(np.all(np.diff(g.lower_bounds_) >= 0))
     True
+
+    Several initialisations keep the best; a warm start continues one iteration at a time:
+
+    >>> best = GaussianMixture(2, n_init=3, init_params="random", random_state=0).fit(X)
+    >>> bool(best.lower_bound_ >= GaussianMixture(2, init_params="random", random_state=0).fit(X).lower_bound_)
+    True
+    >>> stepper = GaussianMixture(2, warm_start=True, max_iter=1, random_state=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ConvergenceWarning)  # one iteration per call, on purpose
+    ...     bounds = [stepper.fit(X).lower_bound_ for _ in range(3)]
+    >>> bool(np.all(np.diff(bounds) >= 0))
+    True
     """
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full", tol: float = 1e-3,
-                 reg_covar: float = 1e-6, max_iter: int = 100, init_params: str = "kmeans",
-                 weights_init=None, means_init=None, precisions_init=None, random_state=None):
+                 reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: str = "kmeans",
+                 weights_init=None, means_init=None, precisions_init=None, random_state=None,
+                 warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
         self.reg_covar = reg_covar
         self.max_iter = max_iter
+        self.n_init = n_init
         self.init_params = init_params
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
 
     def __repr__(self) -> str:
         return (f"GaussianMixture(n_components={self.n_components}, covariance_type={self.covariance_type!r}, "
-                f"max_iter={self.max_iter})")
+                f"max_iter={self.max_iter}, n_init={self.n_init})")
 
     # ------------------------------------------------------------------ checks
 
     def _check_parameters(self, X: np.ndarray) -> None:
         positive_int(self.n_components, "n_components")
-        positive_int(self.max_iter, "max_iter")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)):
+            raise TypeError(f"max_iter must be an int >= 0, got {type(self.max_iter).__name__}")
+        if self.max_iter < 0:
+            raise ValueError(f"max_iter must be an int >= 0, got {self.max_iter}")
+        positive_int(self.n_init, "n_init", "an int >= 1")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}")
+        if not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0 (0, 1 or 2), got {self.verbose!r}")
+        positive_int(self.verbose_interval, "verbose_interval")
         _check_covariance_type(self.covariance_type)
         if self.init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
@@ -499,7 +616,7 @@ class GaussianMixture:
 
     def _check_fitted(self, X) -> np.ndarray:
         if not hasattr(self, "means_"):
-            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
+            raise NotFittedError("this GaussianMixture is not fitted yet: call fit(X) first")
         X = _as_data(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}")
@@ -533,8 +650,10 @@ class GaussianMixture:
             self.covariances_ = covariances
             self.precisions_cholesky_ = _precision_cholesky(covariances, self.covariance_type)
         else:
-            self.precisions_cholesky_ = self._precision_cholesky_from_precisions(
-                np.asarray(self.precisions_init, dtype=np.float64))
+            precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            self.precisions_cholesky_ = self._precision_cholesky_from_precisions(precisions)
+            self.covariances_ = np.linalg.inv(precisions) if self.covariance_type in ("full", "tied") \
+                else 1.0 / precisions
 
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         """:math:`\\log \\pi_k + \\log \\mathcal N(x_n \\mid \\mu_k, \\Sigma_k)`, shape (n_samples, n_components)."""
@@ -552,12 +671,14 @@ class GaussianMixture:
         self.weights_ = nk / nk.sum()
         self.precisions_cholesky_ = _precision_cholesky(self.covariances_, self.covariance_type)
 
-    def fit(self, X: np.ndarray) -> GaussianMixture:
+    def fit(self, X: np.ndarray, y=None) -> GaussianMixture:
         """Estimate the parameters with EM; see the class docstring.
 
         Parameters
         ----------
         X : ndarray, shape (n_samples, n_features)
+        y : ignored
+            Accepted for scikit-learn's calling convention.
 
         Returns
         -------
@@ -573,8 +694,22 @@ class GaussianMixture:
         self.fit_predict(X)
         return self
 
-    def fit_predict(self, X: np.ndarray) -> np.ndarray:
+    def fit_predict(self, X: np.ndarray, y=None) -> np.ndarray:
         """Fit, then return the most responsible component of each sample.
+
+        EM from each of ``n_init`` initialisations (one, continuing from the
+        previous fit, under ``warm_start``); the run with the largest final
+        lower bound is kept.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_samples, n_features)
+        y : ignored
+            Accepted for scikit-learn's calling convention.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,)
 
         Examples
         --------
@@ -585,26 +720,73 @@ class GaussianMixture:
         """
         X = _as_data(X)
         self._check_parameters(X)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))  # warm start: continue the last fit
+        if not do_init and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but the warm-started model has {self.n_features_in_}")
         self.n_features_in_ = X.shape[1]
-        self._initialize(X, _rng(self.random_state))
-        lower_bound = -np.inf
-        self.lower_bounds_ = []
+        rng = _rng(self.random_state)
         self.converged_ = False
-        for n_iter in range(1, self.max_iter + 1):
-            previous = lower_bound
-            lower_bound, log_resp = self._e_step(X)
-            self._m_step(X, log_resp)
-            self.lower_bounds_.append(lower_bound)
-            if abs(lower_bound - previous) < self.tol:
-                self.converged_ = True
-                break
-        self.n_iter_ = n_iter
-        self.lower_bound_ = lower_bound
-        if not self.converged_:
-            warnings.warn(f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol}); "
-                          "raise max_iter or tol", UserWarning, stacklevel=2)
+        best_bound, best = -np.inf, None
+        for init in range(self.n_init if do_init else 1):
+            self._report_init_begin(init)
+            if do_init:
+                self._initialize(X, rng)
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            lower_bounds, converged, n_iter = [], False, 0
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                lower_bound, log_resp = self._e_step(X)
+                self._m_step(X, log_resp)
+                lower_bounds.append(lower_bound)
+                self._report_iteration(n_iter, lower_bound - previous)
+                if abs(lower_bound - previous) < self.tol:
+                    converged = True
+                    break
+            if self.max_iter == 0:  # the initial parameters, as they are (the last initialisation's)
+                best = (self._get_parameters(), 0, [], False)
+            else:
+                self._report_init_end(lower_bound, converged)
+                if lower_bound > best_bound or best_bound == -np.inf:
+                    best_bound, best = lower_bound, (self._get_parameters(), n_iter, lower_bounds, converged)
+        params, self.n_iter_, self.lower_bounds_, self.converged_ = best
+        self._set_parameters(params)
+        self.lower_bound_ = best_bound
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init parameters, or "
+                          f"increase max_iter (now {self.max_iter}), tol, or check for degenerate data.",
+                          ConvergenceWarning, stacklevel=2)
         _, log_resp = self._e_step(X)  # labels consistent with predict(X) after fitting
         return log_resp.argmax(axis=1)
+
+    def _get_parameters(self) -> tuple:
+        return self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+
+    def _set_parameters(self, params: tuple) -> None:
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+
+    # ------------------------------------------------------------------ verbose output, scikit-learn's format
+
+    def _report_init_begin(self, init: int) -> None:
+        if self.verbose >= 1:
+            print(f"Initialization {init}")
+            self._init_time = self._iter_time = time.time()
+
+    def _report_iteration(self, n_iter: int, change: float) -> None:
+        if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time.time()
+                print(f"  Iteration {n_iter}\t time lapse {now - self._iter_time:.5f}s\t ll change {change:.5f}")
+                self._iter_time = now
+
+    def _report_init_end(self, lower_bound: float, converged: bool) -> None:
+        message = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {message}.")
+        elif self.verbose >= 2:
+            print(f"Initialization {message}. time lapse {time.time() - self._init_time:.5f}s\t "
+                  f"lower bound {lower_bound:.5f}.")
 
     @property
     def precisions_(self) -> np.ndarray:
@@ -705,6 +887,10 @@ class GaussianMixture:
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the generative story: :math:`z \\sim \\text{Cat}(\\pi)`, then :math:`\\mathbf x \\sim \\mathcal N(\\mu_z, \\Sigma_z)`.
 
+        The draws come from ``random_state`` as scikit-learn's do: an int gives
+        the same draws at every call, a ``RandomState`` or ``Generator``
+        advances, ``None`` uses numpy's global state.
+
         Parameters
         ----------
         n_samples : int, default 1
@@ -715,6 +901,13 @@ class GaussianMixture:
         z : ndarray of int64, shape (n_samples,)
             The component each sample came from (grouped by component, as scikit-learn).
 
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError, TypeError
+            For ``n_samples`` that is not a positive int.
+
         Examples
         --------
         >>> g = GaussianMixture(2, random_state=0).fit(np.array([[0.0], [0.1], [5.0], [5.1]]))
@@ -723,7 +916,7 @@ class GaussianMixture:
         ((10, 1), (10,))
         """
         if not hasattr(self, "means_"):
-            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
+            raise NotFittedError("this GaussianMixture is not fitted yet: call fit(X) first")
         n_samples = positive_int(n_samples, "n_samples")
         rng = _rng(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())

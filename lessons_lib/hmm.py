@@ -18,8 +18,10 @@ instead of the :math:`N^2` of a log-sum-exp per pair of states.
 to show its failure: on long sequences whose frames favour different states
 by hundreds of nats, as speech frames under GMMs do, a path that is
 negligible at one frame and dominant later can round to zero and be lost,
-and then the likelihood is wrong. :func:`viterbi` works in log space, where
-a maximum of sums needs no rescaling.
+and then the likelihood is wrong. The model classes use it (with its backward
+twin) when built with ``implementation="scaling"``, hmmlearn's option of that
+name. :func:`viterbi` works in log space, where a maximum of sums needs no
+rescaling.
 
 The recursions over time are written as the textbook loops over :math:`t`,
 :math:`j` and :math:`i` (``_forward_kernel``, ``_backward_kernel``,
@@ -30,7 +32,9 @@ the maximum in Viterbi has no matrix-product form that NumPy could run.
 The classes :class:`CategoricalHMM`, :class:`GaussianHMM` and :class:`GMMHMM`
 mirror hmmlearn's (constructor arguments, attribute names, the EM updates and
 their priors), so that from the same starting parameters both produce the
-same numbers, iteration by iteration. :func:`left_to_right`,
+same numbers, iteration by iteration; code written for hmmlearn (positional
+constructor arguments, ``verbose``, ``implementation``, a ``RandomState``,
+``monitor_``) runs on them unchanged. :func:`left_to_right`,
 :func:`uniform_segmentation` and :func:`emission_params_from_states` build the
 left-to-right word models of the digit recogniser; :func:`flat_start` chains the three.
 :func:`forward_log` runs the forward recursion on weights that need not be
@@ -48,6 +52,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from pathlib import Path
 
 import numba
@@ -69,6 +74,7 @@ __all__ = [
     "emission_params_from_states",
     "flat_start",
     "ConvergenceMonitor",
+    "NotFittedError",
     "CategoricalHMM",
     "GaussianHMM",
     "GMMHMM",
@@ -139,20 +145,69 @@ def _scaled_frames(log_frameprob):
 
 def _forward_scaled(startprob, transmat, frames):
     """alpha_hat[t] (each sums to 1) and scale factors c[t]; log P = sum log c + sum shifts."""
+    alpha, scale = _forward_scaled_kernel(startprob, transmat, frames)
+    if np.any(scale == 0.0):
+        t = int(np.flatnonzero(scale == 0.0)[0])
+        raise ValueError(f"the sequence is impossible under the model: no path reaches frame {t}")
+    return alpha, scale
+
+
+@numba.njit(cache=True)
+def _forward_scaled_kernel(startprob, transmat, frames):  # pragma: no cover (compiled; tested through forward_scaled)
+    """Rabiner's scaled recursion; a frame that no path reaches gets c[t] = 0 and ends it (the caller reports it)."""
     n_frames, n_states = frames.shape
-    alpha = np.empty((n_frames, n_states))
-    scale = np.empty(n_frames)
-    a = startprob * frames[0]
+    alpha = np.zeros((n_frames, n_states))
+    scale = np.zeros(n_frames)
+    for j in range(n_states):
+        alpha[0, j] = startprob[j] * frames[0, j]
     for t in range(n_frames):
         if t:
-            a = (a @ transmat) * frames[t]
-        c = a.sum()
+            for i in range(n_states):
+                if alpha[t - 1, i] > 0.0:
+                    for j in range(n_states):
+                        alpha[t, j] += alpha[t - 1, i] * transmat[i, j]
+            for j in range(n_states):
+                alpha[t, j] *= frames[t, j]
+        c = alpha[t].sum()
         if c == 0.0:
-            raise ValueError(f"the sequence is impossible under the model: no path reaches frame {t}")
-        a = a / c
-        alpha[t] = a
+            break
+        alpha[t] /= c
         scale[t] = c
     return alpha, scale
+
+
+@numba.njit(cache=True)
+def _backward_scaled_kernel(transmat, frames, scale):  # pragma: no cover (compiled; tested through the models)
+    """beta_hat[t] = beta_t / (C_{t+1} ... C_T) with the forward pass's scale factors (hmmlearn's backward_scaling)."""
+    n_frames, n_states = frames.shape
+    beta = np.ones((n_frames, n_states))
+    v = np.empty(n_states)
+    for t in range(n_frames - 2, -1, -1):
+        for j in range(n_states):
+            v[j] = frames[t + 1, j] * beta[t + 1, j] / scale[t + 1]
+        for i in range(n_states):
+            total = 0.0
+            for j in range(n_states):
+                total += transmat[i, j] * v[j]
+            beta[t, i] = total
+    return beta
+
+
+def _forward_backward_scaled(startprob, transmat, log_frameprob, backward: bool = True):
+    """log P, log alpha and log beta computed by the scaled recursions (``implementation="scaling"``).
+
+    The lattices come back as logarithms, so that the posteriors and
+    :math:`\\sum_t \\xi_t` are computed by the same code as for the log-space
+    recursion; a state the scaling rounded to zero is ``-inf``.
+    """
+    frames, shift = _scaled_frames(log_frameprob)
+    alpha, scale = _forward_scaled(startprob, transmat, frames)
+    log_scale = np.cumsum(np.log(scale) + shift)  # log(C_1 ... C_t), C_t = c_t e^{shift_t}
+    fwd = _log(alpha) + log_scale[:, None]
+    if not backward:
+        return float(log_scale[-1]), fwd, None
+    bwd = _log(_backward_scaled_kernel(transmat, frames, scale)) + (log_scale[-1] - log_scale)[:, None]
+    return float(log_scale[-1]), fwd, bwd
 
 
 def forward(startprob: np.ndarray, transmat: np.ndarray, log_frameprob: np.ndarray) -> tuple[float, np.ndarray]:
@@ -713,7 +768,10 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
     For each state :math:`j`, k-means (:func:`lessons_lib.gmm.kmeans`) splits its
     frames into ``n_mix`` clusters; the weights are the cluster fractions, the
     means the cluster centres, the covariances the clusters' (biased) sample
-    covariances plus ``min_covar`` on the diagonal. Applied to
+    covariances plus ``min_covar`` on the diagonal ("diag": their diagonals;
+    "spherical": the mean of each diagonal; "tied": the state's pooled
+    within-cluster covariance, :math:`\\frac{1}{N_j} \\sum_k \\sum_{t \\in k}
+    (\\mathbf o_t - \\boldsymbol\\mu_{jk})(\\cdot)^T`). Applied to
     :func:`uniform_segmentation`, this is the flat-start initialisation of a
     :class:`GMMHMM` (and, with ``n_mix=1``, of a :class:`GaussianHMM`).
 
@@ -723,7 +781,7 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
     states : ndarray of int, shape (n_samples,)
         The state of each frame, in ``0 .. n_states - 1``.
     n_states, n_mix : int
-    covariance_type : {"diag", "full"}, default "diag"
+    covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
     min_covar : float, default 1e-3
     random_state : None, int or numpy.random.Generator
         For the k-means++ seeding.
@@ -735,7 +793,9 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
         the state's own covariance.
     means : ndarray, shape (n_states, n_mix, n_features)
     covars : ndarray, shape (n_states, n_mix, n_features) for "diag",
-        (n_states, n_mix, n_features, n_features) for "full"
+        (n_states, n_mix, n_features, n_features) for "full", (n_states, n_mix)
+        for "spherical", (n_states, n_features, n_features) for "tied" (the
+        shapes of :class:`GMMHMM`'s ``covars_``)
 
     Raises
     ------
@@ -763,7 +823,7 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
     eye = np.eye(n_features)
     weights = np.zeros((n_states, n_mix))
     means = np.zeros((n_states, n_mix, n_features))
-    covars = np.zeros((n_states, n_mix) + ((n_features,) if covariance_type == "diag" else (n_features, n_features)))
+    covars = np.zeros(_covars_shape(covariance_type, (n_states, n_mix), n_features))
     for j in range(n_states):  # each state's frames are clustered on their own
         frames = X[states == j]
         if frames.shape[0] < n_mix:
@@ -776,8 +836,14 @@ def emission_params_from_states(X: np.ndarray, states: np.ndarray, n_states: int
             centered = members - members.mean(axis=0)
             if covariance_type == "diag":
                 covars[j, k] = np.mean(centered**2, axis=0) + min_covar
-            else:
+            elif covariance_type == "spherical":
+                covars[j, k] = np.mean(centered**2) + min_covar
+            elif covariance_type == "full":
                 covars[j, k] = centered.T @ centered / members.shape[0] + min_covar * eye
+            elif np.any(labels == k):  # tied: the clusters' scatter, pooled
+                covars[j] += centered.T @ centered / frames.shape[0]
+        if covariance_type == "tied":
+            covars[j] += min_covar * eye
     return weights, means, covars
 
 
@@ -799,7 +865,7 @@ def flat_start(X: np.ndarray, lengths, n_states: int, n_mix: int = 1, *, covaria
         Frames per sequence; each at least ``n_states``.
     n_states, n_mix : int
         :math:`N` states, :math:`K` mixture components per state.
-    covariance_type : {"diag", "full"}, default "diag"
+    covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
     self_loop : float, default 0.5
         The starting :math:`a_{jj}` (:func:`left_to_right`).
     min_covar : float, default 1e-3
@@ -811,11 +877,14 @@ def flat_start(X: np.ndarray, lengths, n_states: int, n_mix: int = 1, *, covaria
     -------
     dict
         ``startprob_`` (N,), ``transmat_`` (N, N), ``weights_`` (N, K),
-        ``means_`` (N, K, D), ``covars_`` (N, K, D) or (N, K, D, D): the
-        attribute names of :class:`GMMHMM` and of hmmlearn's ``GMMHMM``, so
-        that ``for name, value in start.items(): setattr(model, name, value)``
+        ``means_`` (N, K, D), ``covars_`` (N, K, D), (N, K, D, D), (N, K) or
+        (N, D, D) by ``covariance_type``: the attribute names and shapes of
+        :class:`GMMHMM` and of hmmlearn's ``GMMHMM``, so that
+        ``for name, value in start.items(): setattr(model, name, value)``
         starts either library's model (with ``init_params=""``). For a
-        :class:`GaussianHMM`, take ``means_[:, 0]`` and ``covars_[:, 0]``.
+        :class:`GaussianHMM` ("diag", "full", "spherical"), take ``means_[:, 0]``
+        and ``covars_[:, 0]``; its "tied" matrix is shared by all states, one
+        (D, D) matrix such as the frame-weighted mean of the (N, D, D) here.
 
     Raises
     ------
@@ -849,20 +918,34 @@ def flat_start(X: np.ndarray, lengths, n_states: int, n_mix: int = 1, *, covaria
 class ConvergenceMonitor:
     """The log-likelihood of the training data after each EM iteration, and when to stop.
 
+    hmmlearn's ``ConvergenceMonitor``: same constructor, attributes, stopping
+    rule and report format, so code that reads ``model.monitor_`` (or
+    subclasses the monitor to change the rule) works unchanged.
+
     Parameters
     ----------
     tol : float
         Stop when an iteration gains less than ``tol`` nats.
     n_iter : int
         Stop after this many iterations anyway.
+    verbose : bool, default False
+        Print one line per iteration to ``sys.stderr``, as hmmlearn does:
+        the iteration (1, 2, ...), the log-likelihood, and its gain over the
+        previous iteration (``nan`` for the first), in the columns
+        ``"{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"``.
 
     Attributes
     ----------
     history : list of float
         :math:`\\log P(X \\mid \\lambda)` under the parameters each E-step used
-        (before that iteration's M-step): non-decreasing under EM.
+        (before that iteration's M-step): non-decreasing under EM. Every
+        iteration is kept (hmmlearn 0.3 keeps every one too, in a
+        ``collections.deque``; indexing, ``len``, iteration and ``list()``
+        behave the same on both).
     iter : int
         Iterations run.
+    tol, n_iter, verbose
+        As given.
 
     Examples
     --------
@@ -871,23 +954,39 @@ class ConvergenceMonitor:
     ...     monitor.report(log_prob)
     >>> monitor.converged, monitor.iter
     (True, 3)
+
+    With ``verbose=True`` each report is a line on stderr:
+
+    >>> import contextlib
+    >>> monitor = ConvergenceMonitor(tol=0.01, n_iter=10, verbose=True)
+    >>> with contextlib.redirect_stderr(sys.stdout):  # only so that doctest sees the lines
+    ...     monitor.report(-100.0); monitor.report(-90.0)
+             1    -100.00000000             +nan
+             2     -90.00000000     +10.00000000
     """
 
-    def __init__(self, tol: float, n_iter: int):
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol: float, n_iter: int, verbose: bool = False):
         self.tol = tol
         self.n_iter = n_iter
+        self.verbose = verbose
         self.history: list[float] = []
         self.iter = 0
 
     def __repr__(self) -> str:
-        return f"ConvergenceMonitor(tol={self.tol}, n_iter={self.n_iter}, iter={self.iter}, history={self.history})"
+        return (f"ConvergenceMonitor(tol={self.tol}, n_iter={self.n_iter}, verbose={self.verbose}, "
+                f"iter={self.iter}, history={list(self.history)})")
 
     def _reset(self) -> None:
         self.history = []
         self.iter = 0
 
     def report(self, log_prob: float) -> None:
-        """Record one iteration's log-likelihood."""
+        """Record one iteration's log-likelihood (and print it if ``verbose``)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if len(self.history) else np.nan
+            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta), file=sys.stderr)
         self.history.append(float(log_prob))
         self.iter += 1
 
@@ -895,6 +994,31 @@ class ConvergenceMonitor:
     def converged(self) -> bool:
         """``True`` once ``n_iter`` iterations ran or the last one gained less than ``tol``."""
         return self.iter == self.n_iter or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol)
+
+
+NotFittedError = _gmm.NotFittedError  # one class for both modules: scikit-learn's place and types
+
+
+def _check_random_state(random_state, name: str = "random_state"):
+    """None, an int >= 0, a RandomState (what sklearn's check_random_state takes) or a Generator."""
+    if random_state is None or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(f"{name} must be None, an int, a numpy.random.RandomState or a numpy.random.Generator, "
+                        f"got {type(random_state).__name__}")
+    if random_state < 0:
+        raise ValueError(f"{name} must be a non-negative int seed, got {random_state}")
+    return random_state
+
+
+def _generator(random_state, name: str = "random_state") -> np.random.Generator:
+    """The Generator that ``random_state`` stands for: lessons_lib.gmm's rule, with this argument's name in errors.
+
+    None: numpy's global stream; an int: ``default_rng(seed)``; a RandomState or
+    a Generator: its own stream, which advances as it is drawn from (as
+    scikit-learn's ``check_random_state`` hands a RandomState on).
+    """
+    return _gmm._rng(_check_random_state(random_state, name))
 
 
 def _as_frames(X, name: str = "X") -> np.ndarray:
@@ -916,10 +1040,27 @@ def _as_frames(X, name: str = "X") -> np.ndarray:
     return X.astype(np.float64, copy=False)
 
 
+# hmmlearn's four covariance types. "spherical": one variance per Gaussian; "diag": one per feature;
+# "full": a matrix per Gaussian; "tied": one matrix shared by all states (GaussianHMM) or by the
+# mixture components of a state (GMMHMM).
+_COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+
+
 def _check_covariance_type(covariance_type) -> str:
-    if covariance_type not in ("diag", "full"):
-        raise ValueError(f"covariance_type must be 'diag' or 'full', got {covariance_type!r}")
+    if covariance_type not in _COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {_COVARIANCE_TYPES}, got {covariance_type!r}")
     return covariance_type
+
+
+def _covars_shape(covariance_type: str, leading: tuple, n_features: int) -> tuple:
+    """hmmlearn's shape of ``covars_``; ``leading`` is (N,) for a GaussianHMM, (N, K) for a GMMHMM.
+
+    Spherical drops the feature axis, diag has one, full two; tied shares one
+    matrix along the last leading axis: (D, D) for a GaussianHMM, (N, D, D) for a GMMHMM.
+    """
+    d = n_features
+    return {"spherical": leading, "diag": leading + (d,), "full": leading + (d, d),
+            "tied": leading[:-1] + (d, d)}[covariance_type]
 
 
 def _normalize(a: np.ndarray) -> np.ndarray:
@@ -947,7 +1088,7 @@ def _reestimate_rows(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
 def _check_covars(covars: np.ndarray, covariance_type: str, name: str = "covars_") -> None:
     if not np.all(np.isfinite(covars)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if covariance_type == "diag":
+    if covariance_type in ("spherical", "diag"):
         if np.any(covars <= 0):
             raise ValueError(f"{name} must be positive (variances), got min {covars.min()}")
         return
@@ -958,9 +1099,13 @@ def _check_covars(covars: np.ndarray, covariance_type: str, name: str = "covars_
 
 
 def _precisions_cholesky(covars: np.ndarray, covariance_type: str, variance_prior: str) -> np.ndarray:
-    """Cholesky factors of the inverse covariances (lessons_lib.gmm's), with an HMM's error message."""
+    """Cholesky factors of the inverse covariances (lessons_lib.gmm's), with an HMM's error message.
+
+    ``covars`` holds one variance, variance vector or matrix per Gaussian (a
+    tied matrix counts once); the factors come back in the same layout.
+    """
     try:
-        return _gmm._precision_cholesky(covars, covariance_type)
+        return _gmm._precision_cholesky(covars, "full" if covariance_type == "tied" else covariance_type)
     except ValueError:
         raise ValueError("covars_ is not positive definite: a state (or mixture component) has collapsed onto too "
                          "few frames; use more data, fewer states or mixture components, or a variance prior "
@@ -977,18 +1122,14 @@ class _BaseHMM:
     _emission_params: tuple[str, ...] = ()
 
     def __init__(self, n_components, startprob_prior, transmat_prior, algorithm, random_state, n_iter, tol,
-                 params, init_params):
+                 params, init_params, verbose=False, implementation="log"):
         self.n_components = positive_int(n_components, "n_components")
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
         if algorithm not in ("viterbi", "map"):
             raise ValueError(f"algorithm must be 'viterbi' or 'map', got {algorithm!r}")
         self.algorithm = algorithm
-        if not (random_state is None or isinstance(random_state, (int, np.integer, np.random.Generator))) \
-                or isinstance(random_state, bool):
-            raise TypeError("random_state must be None, an int or a numpy.random.Generator, "
-                            f"got {type(random_state).__name__}")
-        self.random_state = random_state
+        self.random_state = _check_random_state(random_state)
         self.n_iter = positive_int(n_iter, "n_iter")
         if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or np.isnan(tol):
             raise TypeError(f"tol must be a number, got {tol!r}")
@@ -998,7 +1139,13 @@ class _BaseHMM:
                 raise TypeError(f"{name} must be a string of parameter codes, got {type(value).__name__}")
         self.params = params
         self.init_params = init_params
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter)
+        if not isinstance(verbose, (bool, int, np.integer, np.bool_)):
+            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        self.verbose = verbose
+        if implementation not in ("log", "scaling"):
+            raise ValueError(f"implementation must be 'log' or 'scaling', got {implementation!r}")
+        self.implementation = implementation
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
     def _hyperparameters(self) -> dict:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -1008,16 +1155,46 @@ class _BaseHMM:
         args = ", ".join(f"{k}={v!r}" for k, v in self._hyperparameters().items() if not isinstance(v, np.ndarray))
         return f"{type(self).__name__}({args})"
 
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments as a dict, as scikit-learn estimators (and hmmlearn's models) give them.
+
+        ``deep`` is accepted for scikit-learn's ``clone``; there are no nested estimators.
+
+        Examples
+        --------
+        >>> GaussianHMM(3, "full").get_params()["covariance_type"]
+        'full'
+        """
+        return self._hyperparameters()
+
+    def set_params(self, **params):
+        """Change constructor arguments (validated as the constructor validates them); returns ``self``.
+
+        Examples
+        --------
+        >>> GaussianHMM(3).set_params(n_iter=50, tol=1e-4).n_iter
+        50
+        """
+        current = self._hyperparameters()
+        unknown = sorted(set(params) - set(current))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter {unknown[0]!r}; its parameters are "
+                             f"{', '.join(current)}")
+        checked = type(self)(**{**current, **params})  # raises as the constructor would
+        for name in params:
+            setattr(self, name, getattr(checked, name))
+        return self
+
     # ----------------------------------------------------------------- parameters
 
     def _check(self) -> None:
         """Validate the parameters (from fit, or set by hand) before they are used."""
         if not hasattr(self, "startprob_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit(X) or set its parameters")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) or set its parameters")
         n = self.n_components
         for name in ("startprob_", "transmat_") + self._emission_params:
             if not hasattr(self, name):
-                raise RuntimeError(f"this {type(self).__name__} has no {name}: call fit(X) or set it")
+                raise NotFittedError(f"this {type(self).__name__} has no {name}: call fit(X) or set it")
             setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64))
         if self.startprob_.shape != (n,):
             raise ValueError(f"startprob_ must have shape ({n},), got {self.startprob_.shape}")
@@ -1054,6 +1231,13 @@ class _BaseHMM:
 
     # ----------------------------------------------------------------- inference
 
+    def _forward_backward(self, log_frameprob, log_pi, log_A, backward: bool = True):
+        """log P, log alpha and (if ``backward``) log beta of one sequence, by the model's ``implementation``."""
+        if self.implementation == "scaling":
+            return _forward_backward_scaled(self.startprob_, self.transmat_, log_frameprob, backward)
+        log_prob, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
+        return log_prob, fwd, _backward_log(self.transmat_, log_A, log_frameprob) if backward else None
+
     def log_frameprob(self, X: np.ndarray) -> np.ndarray:
         """Emission log-likelihoods :math:`\\log b_j(o_t)` of every frame under every state.
 
@@ -1071,6 +1255,9 @@ class _BaseHMM:
 
     def score(self, X: np.ndarray, lengths=None) -> float:
         """:math:`\\log P(X \\mid \\lambda)` by the forward algorithm, summed over the sequences.
+
+        The forward recursion is the model's ``implementation``: :func:`forward`
+        (``"log"``) or :func:`forward_scaled` (``"scaling"``).
 
         Parameters
         ----------
@@ -1090,7 +1277,8 @@ class _BaseHMM:
         """
         sequences = self._sequences(X, lengths)
         log_pi, log_A = _log(self.startprob_), _log(self.transmat_)
-        return float(sum(_forward_from_logs(log_pi, self.transmat_, log_A, self._log_frameprob(x))[0] for x in sequences))
+        return float(sum(self._forward_backward(self._log_frameprob(x), log_pi, log_A, backward=False)[0]
+                         for x in sequences))
 
     def score_samples(self, X: np.ndarray, lengths=None) -> tuple[float, np.ndarray]:
         """Log-likelihood and the state posteriors :math:`\\gamma_t(i) = P(q_t = i \\mid O, \\lambda)`.
@@ -1111,8 +1299,8 @@ class _BaseHMM:
         total, parts = 0.0, []
         for x in sequences:
             log_frameprob = self._log_frameprob(x)
-            log_prob, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
-            parts.append(_state_posteriors(fwd, _backward_log(self.transmat_, log_A, log_frameprob)))
+            log_prob, fwd, bwd = self._forward_backward(log_frameprob, log_pi, log_A)
+            parts.append(_state_posteriors(fwd, bwd))
             total += log_prob
         return total, np.concatenate(parts)
 
@@ -1152,8 +1340,8 @@ class _BaseHMM:
             if algorithm == "viterbi":
                 log_prob, path = _viterbi(log_pi, log_A, log_frameprob)
             else:
-                _, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
-                gamma = _state_posteriors(fwd, _backward_log(self.transmat_, log_A, log_frameprob))
+                _, fwd, bwd = self._forward_backward(log_frameprob, log_pi, log_A)
+                gamma = _state_posteriors(fwd, bwd)
                 log_prob, path = gamma.max(axis=1).sum(), gamma.argmax(axis=1)
             total += log_prob
             paths.append(path)
@@ -1170,8 +1358,10 @@ class _BaseHMM:
         Parameters
         ----------
         n_samples : int, default 1
-        random_state : None, int or numpy.random.Generator
-            Default: the model's ``random_state``.
+        random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+            Default: the model's ``random_state``. An int or a RandomState gives
+            reproducible draws, but not hmmlearn's (it draws frame by frame
+            from a RandomState; we draw all frames at once from a Generator).
         currstate : int, optional
             The first state (instead of drawing it from :math:`\\pi`), e.g. the
             last state of a previous call, to continue a sequence.
@@ -1183,7 +1373,7 @@ class _BaseHMM:
         """
         self._check()
         n_samples = positive_int(n_samples, "n_samples")
-        rng = _gmm._rng(self.random_state if random_state is None else random_state)
+        rng = _generator(self.random_state if random_state is None else random_state)
         u = rng.random(n_samples)
         start_cdf = np.cumsum(self.startprob_)
         trans_cdf = np.cumsum(self.transmat_, axis=1)
@@ -1215,8 +1405,11 @@ class _BaseHMM:
         :math:`a_{ij} \\propto \\sum_{\\text{seq}} \\sum_t \\xi_t(i, j)`, and the
         emission updates of the subclass; Dirichlet priors as hmmlearn's).
         Parameters that are 0 stay 0. The log-likelihood each E-step computed is
-        appended to ``monitor_.history``; fitting stops after ``n_iter``
-        iterations or when an iteration gains less than ``tol``.
+        appended to ``monitor_.history`` (and printed to stderr if ``verbose``);
+        fitting stops after ``n_iter`` iterations or when an iteration gains
+        less than ``tol``. As in hmmlearn, ``monitor_`` is reset, not replaced:
+        a :class:`ConvergenceMonitor` subclass assigned to it decides when to
+        stop (it receives the model's current ``tol``, ``n_iter`` and ``verbose``).
 
         Parameters
         ----------
@@ -1231,10 +1424,16 @@ class _BaseHMM:
         self
         """
         X, sequences = self._split(X, lengths)
-        self._init(X, _gmm._rng(self.random_state))
+        self._init(X, _generator(self.random_state))
         self._check()
         self._validate_X(X)  # against parameters that were set by hand
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter)
+        if not all(hasattr(type(getattr(self, "monitor_", None)), name) for name in ("report", "_reset", "converged")):
+            self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        # hmmlearn resets the monitor it made in __init__ (a subclass assigned to monitor_, even of hmmlearn's
+        # class, is kept); the model's tol, n_iter and verbose are copied in, so that changes after
+        # construction count.
+        self.monitor_.tol, self.monitor_.n_iter, self.monitor_.verbose = self.tol, self.n_iter, self.verbose
+        self.monitor_._reset()
         for _ in range(self.n_iter):
             stats = self._initial_stats()
             log_pi, log_A = _log(self.startprob_), _log(self.transmat_)
@@ -1254,8 +1453,7 @@ class _BaseHMM:
     def _accumulate(self, stats: dict, x: np.ndarray, log_pi, log_A) -> float:
         """E-step for one sequence: add its expected counts to ``stats``; return its log-likelihood."""
         log_frameprob, cache = self._log_frameprob_and_cache(x)
-        log_prob, fwd = _forward_from_logs(log_pi, self.transmat_, log_A, log_frameprob)
-        bwd = _backward_log(self.transmat_, log_A, log_frameprob)
+        log_prob, fwd, bwd = self._forward_backward(log_frameprob, log_pi, log_A)
         gamma = _state_posteriors(fwd, bwd)
         stats["start"] += gamma[0]
         if "t" in self.params:
@@ -1304,8 +1502,8 @@ class _BaseHMM:
         """Write the model to an ``.npz`` file: its parameter arrays plus its hyper-parameters as JSON text.
 
         No pickle: loading it runs no code, and the file is readable by any
-        NumPy version (and by hand). A ``random_state`` that is a Generator is
-        not saved (it becomes ``None``).
+        NumPy version (and by hand). A ``random_state`` that is a Generator or
+        a RandomState is not saved (it becomes ``None``).
 
         Parameters
         ----------
@@ -1323,7 +1521,7 @@ class _BaseHMM:
             path = path.with_name(path.name + ".npz")
         hyper = {}
         for name, value in self._hyperparameters().items():
-            if isinstance(value, np.random.Generator):
+            if isinstance(value, (np.random.Generator, np.random.RandomState)):
                 value = None
             hyper[name] = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
         arrays = {name: getattr(self, name) for name in ("startprob_", "transmat_") + self._emission_params}
@@ -1378,13 +1576,50 @@ class CategoricalHMM(_BaseHMM):
     n_features : int, optional
         Number of symbols; default ``max(X) + 1`` at the first ``fit``.
     algorithm : {"viterbi", "map"}, default "viterbi"
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.RandomState or numpy.random.Generator
+        The randomness of ``fit``'s initialisation and of :meth:`sample`
+        (what scikit-learn's ``check_random_state`` accepts, and a
+        Generator; None draws from numpy's global random state, as there).
+        An int or a RandomState makes them reproducible; they are
+        not hmmlearn's draws (it initialises with scikit-learn's ``KMeans``
+        and samples frame by frame; a RandomState's stream is read through a
+        Generator here).
     n_iter : int, default 10
     tol : float, default 1e-2
+    verbose : bool, default False
+        Print each EM iteration's log-likelihood to stderr, in hmmlearn's
+        format (see :class:`ConvergenceMonitor`).
     params, init_params : str, default "ste"
         Which parameters ``fit`` updates / initialises: ``s`` startprob_,
         ``t`` transmat_, ``e`` emissionprob_. Parameters already set and not
         named in ``init_params`` are used as the starting point.
+    implementation : {"log", "scaling"}, default "log"
+        How :meth:`score`, :meth:`score_samples`, :meth:`predict_proba`,
+        ``decode(algorithm="map")`` and :meth:`fit` run the forward-backward
+        recursion (Viterbi is in log space either way). ``"log"``:
+        :func:`forward` and :func:`backward`, exact on any sequence.
+        ``"scaling"``: Rabiner's scaled recursion (:func:`forward_scaled` and
+        its backward twin): no logarithm or exponential inside the recursion,
+        so the forward-backward pass is faster (1.0-2.5x measured for 3 to 16
+        states; the rest of the E-step costs the same), and the numbers are
+        equal on ordinary data; but a
+        state whose forward probability falls below about :math:`10^{-308}`
+        of its frame's total is rounded to zero, so on long sequences whose
+        frames favour different states by hundreds of nats (speech under
+        GMMs) a path that dominates later can be lost and the log-likelihood
+        comes out too low. Each frame is divided by its largest likelihood
+        first, so the frames that make hmmlearn's scaling fail (every
+        likelihood below :math:`10^{-300}`) work here.
+
+    Drop-in for hmmlearn: the constructor takes hmmlearn's arguments in
+    hmmlearn's order (positional use included), and ``fit``, ``score``,
+    ``score_samples``, ``predict_proba``, ``decode``, ``predict``, ``sample``,
+    ``aic``, ``bic``, ``monitor_`` and the fitted attributes behave the same;
+    using a model before it has parameters raises :class:`NotFittedError`, a
+    ``ValueError`` as in hmmlearn. Differences: bad hyper-parameters are
+    refused when the model is built (hmmlearn: at ``fit``), and a
+    ``random_state`` of the wrong type is a ``TypeError`` (scikit-learn's
+    ``check_random_state`` raises ``ValueError``).
 
     Attributes
     ----------
@@ -1411,11 +1646,12 @@ class CategoricalHMM(_BaseHMM):
 
     _emission_params = ("emissionprob_",)
 
-    def __init__(self, n_components: int = 1, *, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,
+    def __init__(self, n_components: int = 1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features: int | None = None, algorithm: str = "viterbi", random_state=None, n_iter: int = 10,
-                 tol: float = 1e-2, params: str = "ste", init_params: str = "ste"):
+                 tol: float = 1e-2, verbose: bool = False, params: str = "ste", init_params: str = "ste",
+                 implementation: str = "log"):
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm, random_state, n_iter, tol,
-                         params, init_params)
+                         params, init_params, verbose, implementation)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = None if n_features is None else positive_int(n_features, "n_features")
 
@@ -1477,6 +1713,28 @@ class CategoricalHMM(_BaseHMM):
         return np.sum(cdf[states] <= u[:, None], axis=1, dtype=np.int64)[:, None]
 
 
+def _log_gaussian_tied(X: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray) -> np.ndarray:
+    """:math:`\\log \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{sk}, \\boldsymbol\\Sigma_s)`, shape (T, S, K).
+
+    ``means`` (S, K, D) share, within each group s, the covariance whose
+    precision factor is ``precisions_chol[s]`` (S, D, D), :math:`\\Sigma_s^{-1} = U_s U_s^T`.
+    With :math:`\\mathbf y = U_s^T \\mathbf o` and :math:`\\mathbf m = U_s^T \\boldsymbol\\mu`,
+    :math:`\\lVert \\mathbf y - \\mathbf m \\rVert^2 = \\lVert \\mathbf y \\rVert^2 - 2 \\mathbf y \\cdot \\mathbf m
+    + \\lVert \\mathbf m \\rVert^2`: one product by :math:`U_s` per frame and group, not one per
+    Gaussian. Frames and means are first shifted by the means' average, which
+    changes no distance and keeps the three terms small (less cancellation).
+    """
+    n_features = X.shape[1]
+    centre = means.reshape(-1, n_features).mean(axis=0)
+    y = np.matmul(X - centre, precisions_chol)  # (S, T, D)
+    m = np.matmul(means - centre, precisions_chol)  # (S, K, D)
+    quad = (np.einsum("std,std->st", y, y)[:, :, None] - 2.0 * np.matmul(y, m.transpose(0, 2, 1))
+            + np.einsum("skd,skd->sk", m, m)[:, None, :])  # (S, T, K)
+    log_det = np.sum(np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)), axis=1)  # (S,)
+    log_density = -0.5 * (n_features * np.log(2 * np.pi) + np.maximum(quad, 0.0)) + log_det[:, None, None]
+    return log_density.transpose(1, 0, 2)
+
+
 class _GaussianEmissions(_BaseHMM):
     """Frames as float vectors whose dimension the model remembers."""
 
@@ -1489,9 +1747,8 @@ class _GaussianEmissions(_BaseHMM):
         return X
 
     def _check_covars_of(self, leading: tuple) -> None:
-        """covars_ has shape ``leading`` + (D,) or (D, D) and holds valid covariances."""
-        d = self.n_features
-        expected = leading + ((d,) if self.covariance_type == "diag" else (d, d))
+        """covars_ has hmmlearn's shape for ``leading`` (see ``_covars_shape``) and holds valid covariances."""
+        expected = _covars_shape(self.covariance_type, leading, self.n_features)
         if self.covars_.shape != expected:
             raise ValueError(f"covars_ for covariance_type={self.covariance_type!r} must have shape {expected}, "
                              f"got {self.covars_.shape}")
@@ -1499,9 +1756,14 @@ class _GaussianEmissions(_BaseHMM):
         self._precisions_chol = None
 
     def _factors(self) -> np.ndarray:
-        """Cholesky factors of every Gaussian's precision, once per parameter set, not once per sequence."""
+        """Cholesky factors of every Gaussian's precision, once per parameter set, not once per sequence.
+
+        Shape (G,) for spherical, (G, D) for diag, (G, D, D) for full, where
+        G counts the Gaussians; (S, D, D) for tied, S the shared matrices.
+        """
         if getattr(self, "_precisions_chol", None) is None:
-            tail = self.covars_.shape[-1:] if self.covariance_type == "diag" else self.covars_.shape[-2:]
+            tail = {"spherical": (), "diag": self.covars_.shape[-1:]}.get(self.covariance_type,
+                                                                          self.covars_.shape[-2:])
             self._precisions_chol = _precisions_cholesky(self.covars_.reshape((-1,) + tail), self.covariance_type,
                                                          self._variance_prior())
         return self._precisions_chol
@@ -1525,20 +1787,24 @@ class GaussianHMM(_GaussianEmissions):
 
     with :math:`w` = ``means_weight``, :math:`\\boldsymbol\\mu_0` = ``means_prior``,
     :math:`\\Psi` = ``covars_prior`` (added to every element), and
-    :math:`\\nu' = \\max(\\nu - 1, 0)` (diag) or :math:`\\max(\\nu - D, 0)` (full),
-    :math:`\\nu` = ``covars_weight``.
+    :math:`\\nu' = \\max(\\nu - 1, 0)` (diag, spherical) or :math:`\\max(\\nu - D, 0)`
+    (full, tied), :math:`\\nu` = ``covars_weight``. "diag" keeps the diagonal of
+    :math:`\\boldsymbol\\Sigma_j`; "spherical" the mean of that diagonal,
+    :math:`\\sigma_j^2 \\mathbf I`; "tied" one matrix for all states, the states'
+    numerators (without :math:`\\Psi`) summed,
+    :math:`\\boldsymbol\\Sigma = (\\Psi + \\sum_j [\\dots]_j) / (\\nu' + \\sum_j N_j)`, as hmmlearn.
 
     Parameters
     ----------
     n_components : int, default 1
-    covariance_type : {"diag", "full"}, default "diag"
+    covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
     min_covar : float, default 1e-3
         Added to the diagonal of the starting covariance.
     startprob_prior, transmat_prior : float or ndarray, default 1.0
     means_prior, means_weight : float or ndarray, default 0
     covars_prior : float or ndarray, default 1e-2
     covars_weight : float or ndarray, default 1
-    algorithm, random_state, n_iter, tol
+    algorithm, random_state, n_iter, tol, verbose, implementation
         As :class:`CategoricalHMM`.
     params, init_params : str, default "stmc"
         ``s`` startprob_, ``t`` transmat_, ``m`` means_, ``c`` covars_.
@@ -1548,9 +1814,23 @@ class GaussianHMM(_GaussianEmissions):
     startprob_, transmat_, monitor_
     means_ : ndarray, shape (n_components, n_features)
     covars_ : ndarray, shape (n_components, n_features) for "diag",
-        (n_components, n_features, n_features) for "full". (hmmlearn's
-        ``covars_`` property returns full matrices even for "diag"; its
-        ``_covars_`` holds what ours does.)
+        (n_components, n_features, n_features) for "full", (n_components,)
+        for "spherical", (n_features, n_features) for "tied": the shapes
+        hmmlearn documents, and takes when ``covars_`` is set. (hmmlearn's
+        ``covars_`` property returns full matrices; its ``_covars_`` holds
+        what ours does, except that for "spherical" after an M-step it
+        repeats each state's variance over the features, (n_components,
+        n_features).) The starting "spherical" variance is the mean of the
+        data's variances; hmmlearn's is the mean of every entry of the
+        covariance matrix, off-diagonal ones included, which may be 0 or
+        negative for anti-correlated features.
+    covars_full_ : ndarray, shape (n_components, n_features, n_features)
+        Read-only: every state's full covariance matrix, whatever the
+        ``covariance_type``, which is what hmmlearn's ``covars_`` returns. Code
+        ported from hmmlearn that reads ``model.covars_[i]`` as a matrix
+        should read ``model.covars_full_[i]`` (for "diag" and "spherical"
+        ``covars_[i]`` is a vector or a number here). Setting ``covars_``
+        takes the same shapes in both libraries.
 
     Examples
     --------
@@ -1565,12 +1845,13 @@ class GaussianHMM(_GaussianEmissions):
 
     _emission_params = ("means_", "covars_")
 
-    def __init__(self, n_components: int = 1, *, covariance_type: str = "diag", min_covar: float = 1e-3,
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag", min_covar: float = 1e-3,
                  startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2,
                  covars_weight=1, algorithm: str = "viterbi", random_state=None, n_iter: int = 10,
-                 tol: float = 1e-2, params: str = "stmc", init_params: str = "stmc"):
+                 tol: float = 1e-2, verbose: bool = False, params: str = "stmc", init_params: str = "stmc",
+                 implementation: str = "log"):
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm, random_state, n_iter, tol,
-                         params, init_params)
+                         params, init_params, verbose, implementation)
         self.covariance_type = _check_covariance_type(covariance_type)
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -1578,6 +1859,31 @@ class GaussianHMM(_GaussianEmissions):
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
         self.n_features = None
+
+    @property
+    def covars_full_(self) -> np.ndarray:
+        """hmmlearn's view of ``covars_``: one full matrix per state, shape (n_components, n_features, n_features).
+
+        Examples
+        --------
+        >>> model = GaussianHMM(2, "diag")
+        >>> model.covars_ = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> model.covars_full_[1]
+        array([[3., 0.],
+               [0., 4.]])
+        """
+        if not hasattr(self, "covars_"):
+            raise NotFittedError("this GaussianHMM has no covars_: call fit(X) or set it")
+        covars = np.asarray(self.covars_, dtype=np.float64)
+        n = self.n_components
+        if self.covariance_type == "spherical":
+            d = self.n_features if self.n_features is not None else np.asarray(self.means_).shape[-1]
+            return covars.reshape(n, 1, 1) * np.eye(d)
+        if self.covariance_type == "diag":
+            return covars[:, :, None] * np.eye(covars.shape[-1])
+        if self.covariance_type == "tied":
+            return np.broadcast_to(covars, (n,) + covars.shape).copy()
+        return covars.copy()
 
     def _check_emissions(self) -> None:
         n = self.n_components
@@ -1594,26 +1900,32 @@ class GaussianHMM(_GaussianEmissions):
             self.means_ = _gmm.kmeans(X, self.n_components, random_state=rng)[0]
         if self._needs_init("c", "covars_"):
             cv = self._data_covariance(X)
-            if self.covariance_type == "diag":
-                self.covars_ = np.tile(np.diag(cv), (self.n_components, 1))
-            else:
-                self.covars_ = np.tile(cv, (self.n_components, 1, 1))
+            n = self.n_components
+            self.covars_ = {"spherical": lambda: np.full(n, np.mean(np.diag(cv))),
+                            "diag": lambda: np.tile(np.diag(cv), (n, 1)),
+                            "full": lambda: np.tile(cv, (n, 1, 1)),
+                            "tied": lambda: cv.copy()}[self.covariance_type]()
 
     def _log_frameprob(self, X) -> np.ndarray:
+        if self.covariance_type == "tied":
+            return _log_gaussian_tied(X, self.means_[None], self._factors())[:, 0]
         return _gmm._log_gaussian(X, self.means_, self._factors(), self.covariance_type)
 
     def _n_fit_scalars(self) -> dict:
         n, d = self.n_components, self.n_features
-        covars = n * d if self.covariance_type == "diag" else n * d * (d + 1) // 2
+        covars = {"spherical": n, "diag": n * d, "full": n * d * (d + 1) // 2,
+                  "tied": d * (d + 1) // 2}[self.covariance_type]
         return {**super()._n_fit_scalars(), "m": n * d, "c": covars}
 
     def _initial_stats(self) -> dict:
         n, d = self.n_components, self.n_features
         stats = {**super()._initial_stats(), "post": np.zeros(n), "obs": np.zeros((n, d))}
-        if self.covariance_type == "diag":
+        if self.covariance_type in ("spherical", "diag"):
             stats["obs**2"] = np.zeros((n, d))
-        else:
+        elif self.covariance_type == "full":
             stats["obs*obs.T"] = np.zeros((n, d, d))
+        else:  # tied needs only the sum over states, sum_t o_t o_t^T (the posteriors of a frame sum to 1)
+            stats["obs*obs.T"] = np.zeros((d, d))
         return stats
 
     def _accumulate_emissions(self, stats, X, gamma, cache) -> None:
@@ -1621,10 +1933,12 @@ class GaussianHMM(_GaussianEmissions):
             stats["post"] += gamma.sum(axis=0)
             stats["obs"] += gamma.T @ X
         if "c" in self.params:
-            if self.covariance_type == "diag":
+            if self.covariance_type in ("spherical", "diag"):
                 stats["obs**2"] += gamma.T @ X**2
-            else:  # sum_t gamma_t(j) o_t o_t^T, one matrix product per state (batched)
+            elif self.covariance_type == "full":  # sum_t gamma_t(j) o_t o_t^T, one matrix product per state
                 stats["obs*obs.T"] += np.matmul((gamma.T[:, :, None] * X[None]).transpose(0, 2, 1), X)
+            else:
+                stats["obs*obs.T"] += X.T @ X
 
     def _mstep_emissions(self, stats) -> None:
         means_prior, means_weight = self.means_prior, self.means_weight
@@ -1635,11 +1949,21 @@ class GaussianHMM(_GaussianEmissions):
                                        self.means_)
         if "c" in self.params:
             meandiff = self.means_ - means_prior
-            if self.covariance_type == "diag":
+            if self.covariance_type in ("spherical", "diag"):
                 c_n = (means_weight * meandiff**2 + stats["obs**2"] - 2 * self.means_ * stats["obs"]
                        + self.means_**2 * denom)
                 c_d = max(self.covars_weight - 1, 0) + denom
-                self.covars_ = (self.covars_prior + c_n) / np.maximum(c_d, 1e-5)
+                covars = (self.covars_prior + c_n) / np.maximum(c_d, 1e-5)
+                # spherical: hmmlearn's per-feature variances, averaged over the features
+                self.covars_ = covars.mean(axis=1) if self.covariance_type == "spherical" else covars
+            elif self.covariance_type == "tied":  # the full-covariance numerators summed over states
+                weight = np.broadcast_to(means_weight, (self.n_components,))
+                obsmean = stats["obs"].T @ self.means_
+                c_n = (np.einsum("j,ji,jk->ik", weight, meandiff, meandiff) + stats["obs*obs.T"] - obsmean
+                       - obsmean.T + (stats["post"][:, None] * self.means_).T @ self.means_)
+                c_d = max(self.covars_weight - self.n_features, 0) + stats["post"].sum()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    self.covars_ = _defined((self.covars_prior + c_n) / c_d, self.covars_)
             else:
                 outer = np.einsum("ji,jk->jik", meandiff, meandiff)
                 obsmean = np.einsum("ji,jk->jik", stats["obs"], self.means_)
@@ -1652,8 +1976,12 @@ class GaussianHMM(_GaussianEmissions):
 
     def _sample_emissions(self, states, rng) -> np.ndarray:
         z = rng.standard_normal((states.shape[0], self.n_features))
+        if self.covariance_type == "spherical":
+            return self.means_[states] + np.sqrt(self.covars_[states])[:, None] * z
         if self.covariance_type == "diag":
             return self.means_[states] + np.sqrt(self.covars_[states]) * z
+        if self.covariance_type == "tied":
+            return self.means_[states] + z @ np.linalg.cholesky(self.covars_).T
         return self.means_[states] + np.einsum("tij,tj->ti", np.linalg.cholesky(self.covars_)[states], z)
 
 
@@ -1676,7 +2004,12 @@ class GMMHMM(_GaussianEmissions):
     E-step used (:math:`\\boldsymbol\\mu^{\\text{old}}`), not on the new ones;
     the two agree once EM has converged (the difference is
     :math:`(\\boldsymbol\\mu - \\boldsymbol\\mu^{\\text{old}})(\\cdot)^T`). We follow it so
-    that both produce the same numbers.
+    that both produce the same numbers. "diag" keeps the diagonal of
+    :math:`\\boldsymbol\\Sigma_{jk}`; "spherical" one variance per component, the
+    squared distances summed over the :math:`D` features,
+    :math:`\\sigma^2_{jk} = \\sum_t \\gamma_t(j, k) \\lVert \\mathbf o_t - \\boldsymbol\\mu^{\\text{old}}_{jk}
+    \\rVert^2 / (D N_{jk})`; "tied" one matrix per state shared by its components,
+    :math:`\\boldsymbol\\Sigma_j = \\sum_k \\sum_t \\gamma_t(j, k) (\\cdot)(\\cdot)^T / \\sum_k N_{jk}`.
 
     Parameters
     ----------
@@ -1690,10 +2023,16 @@ class GMMHMM(_GaussianEmissions):
     means_prior, means_weight : float or ndarray, default 0.0
     covars_prior, covars_weight : float or ndarray, optional
         hmmlearn's defaults by covariance type: diag -1.5 and 0, full 0 and
-        :math:`-(D + 2)`, which make the updates plain maximum likelihood.
-    algorithm, random_state, n_iter, tol
+        :math:`-(D + 2)`, tied 0 and :math:`-(K + D + 1)`, which make the
+        updates plain maximum likelihood; spherical :math:`-(K + 2)/2` and 0,
+        hmmlearn's, which divide the scatter by :math:`D(N_{jk} + 1) - K`
+        instead of :math:`D N_{jk}` (maximum likelihood only when
+        :math:`K = D`; pass ``covars_prior=-(D + 2) / 2`` for it). Shapes as
+        hmmlearn's: diag (N, K, D) and (N, K, D); spherical (N, K) and (N, K);
+        full (N, K, D, D) and (N, K); tied (N, D, D) and (N,).
+    algorithm, random_state, n_iter, tol, verbose, implementation
         As :class:`CategoricalHMM`.
-    covariance_type : {"diag", "full"}, default "diag"
+    covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
     params, init_params : str, default "stmcw"
         ``s``, ``t``, ``m`` means_, ``c`` covars_, ``w`` weights_.
 
@@ -1703,7 +2042,11 @@ class GMMHMM(_GaussianEmissions):
     weights_ : ndarray, shape (n_components, n_mix)
     means_ : ndarray, shape (n_components, n_mix, n_features)
     covars_ : ndarray, shape (n_components, n_mix, n_features) for "diag",
-        (n_components, n_mix, n_features, n_features) for "full"
+        (n_components, n_mix, n_features, n_features) for "full",
+        (n_components, n_mix) for "spherical", (n_components, n_features,
+        n_features) for "tied": hmmlearn's shapes. The starting "spherical"
+        variance is the mean of the data's variances (hmmlearn's: the mean of
+        every entry of the covariance matrix).
 
     Examples
     --------
@@ -1719,12 +2062,13 @@ class GMMHMM(_GaussianEmissions):
 
     _emission_params = ("weights_", "means_", "covars_")
 
-    def __init__(self, n_components: int = 1, n_mix: int = 1, *, min_covar: float = 1e-3, startprob_prior=1.0,
+    def __init__(self, n_components: int = 1, n_mix: int = 1, min_covar: float = 1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None,
                  covars_weight=None, algorithm: str = "viterbi", covariance_type: str = "diag", random_state=None,
-                 n_iter: int = 10, tol: float = 1e-2, params: str = "stmcw", init_params: str = "stmcw"):
+                 n_iter: int = 10, tol: float = 1e-2, verbose: bool = False, params: str = "stmcw",
+                 init_params: str = "stmcw", implementation: str = "log"):
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm, random_state, n_iter, tol,
-                         params, init_params)
+                         params, init_params, verbose, implementation)
         self.n_mix = positive_int(n_mix, "n_mix")
         self.min_covar = min_covar
         self.weights_prior = weights_prior
@@ -1738,14 +2082,14 @@ class GMMHMM(_GaussianEmissions):
     def _priors(self) -> dict:
         """hmmlearn's prior defaults and shapes (its _init_covar_priors and _fix_priors_shape)."""
         n, m, d = self.n_components, self.n_mix, self.n_features
-        if self.covariance_type == "diag":
-            covars_prior = -1.5 if self.covars_prior is None else self.covars_prior
-            covars_weight = 0.0 if self.covars_weight is None else self.covars_weight
-            shapes = ((n, m, d), (n, m, d))
-        else:
-            covars_prior = 0.0 if self.covars_prior is None else self.covars_prior
-            covars_weight = -(1.0 + d + 1.0) if self.covars_weight is None else self.covars_weight
-            shapes = ((n, m, d, d), (n, m))
+        defaults, shapes = {  # covariance_type: ((covars_prior, covars_weight), their shapes)
+            "diag": ((-1.5, 0.0), ((n, m, d), (n, m, d))),
+            "spherical": ((-(m + 2.0) / 2.0, 0.0), ((n, m), (n, m))),
+            "full": ((0.0, -(1.0 + d + 1.0)), ((n, m, d, d), (n, m))),
+            "tied": ((0.0, -(m + d + 1.0)), ((n, d, d), (n,))),
+        }[self.covariance_type]
+        covars_prior = defaults[0] if self.covars_prior is None else self.covars_prior
+        covars_weight = defaults[1] if self.covars_weight is None else self.covars_weight
         return {"weights_prior": np.broadcast_to(self.weights_prior, (n, m)),
                 "means_prior": np.broadcast_to(self.means_prior, (n, m, d)),
                 "means_weight": np.broadcast_to(self.means_weight, (n, m)),
@@ -1763,7 +2107,7 @@ class GMMHMM(_GaussianEmissions):
         self._check_covars_of((n, m))
 
     def _variance_prior(self) -> str:
-        if self.covariance_type == "diag":  # inverse-gamma: variance = (scatter + 2 covars_weight) / (...)
+        if self.covariance_type in ("spherical", "diag"):  # inverse-gamma: (scatter + 2 covars_weight) / (...)
             return "a positive covars_weight, which adds 2 * covars_weight to every component's scatter"
         return "a positive covars_prior, the matrix added to every component's scatter"
 
@@ -1783,12 +2127,14 @@ class GMMHMM(_GaussianEmissions):
             self.means_ = means
         if self._needs_init("c", "covars_"):
             cv = self._data_covariance(X)
-            self.covars_ = np.broadcast_to(np.diag(cv) if self.covariance_type == "diag" else cv,
-                                           (n, m) + ((d,) if self.covariance_type == "diag" else (d, d))).copy()
+            template = {"spherical": np.mean(np.diag(cv)), "diag": np.diag(cv)}.get(self.covariance_type, cv)
+            self.covars_ = np.broadcast_to(template, _covars_shape(self.covariance_type, (n, m), d)).copy()
 
     def _log_components(self, X) -> np.ndarray:
         """:math:`\\log w_{jk} + \\log \\mathcal N(\\mathbf o_t \\mid \\boldsymbol\\mu_{jk}, \\boldsymbol\\Sigma_{jk})`, shape (n_samples, N, K)."""
         n, m, d = self.means_.shape
+        if self.covariance_type == "tied":
+            return _log_gaussian_tied(X, self.means_, self._factors()) + _log(self.weights_)
         log_densities = _gmm._log_gaussian(X, self.means_.reshape(n * m, d), self._factors(), self.covariance_type)
         return log_densities.reshape(X.shape[0], n, m) + _log(self.weights_)
 
@@ -1802,7 +2148,8 @@ class GMMHMM(_GaussianEmissions):
 
     def _n_fit_scalars(self) -> dict:
         n, m, d = self.n_components, self.n_mix, self.n_features
-        covars = n * m * d if self.covariance_type == "diag" else n * m * d * (d + 1) // 2
+        covars = {"spherical": n * m, "diag": n * m * d, "full": n * m * d * (d + 1) // 2,
+                  "tied": n * d * (d + 1) // 2}[self.covariance_type]
         # hmmlearn counts n_mix - 1 free weights in all; each state has its own n_mix - 1.
         return {**super()._n_fit_scalars(), "m": n * m * d, "c": covars, "w": n * (m - 1)}
 
@@ -1828,15 +2175,23 @@ class GMMHMM(_GaussianEmissions):
             stats["m_n"] += (post.T @ X).reshape(n, m, d)
         if "c" in self.params:  # centred on the current means, in chunks of frames to bound memory
             means = self.means_.reshape(n * m, d)
-            c_n = stats["c_n"].reshape((n * m,) + self.covars_.shape[2:])
+            c_n = stats["c_n"].reshape((n * m,) + self.covars_.shape[2:]) if self.covariance_type != "tied" \
+                else stats["c_n"]
             for start in range(0, X.shape[0], chunk):
                 centered = X[start:start + chunk, None, :] - means  # (t, N*M, D)
                 weights = post[start:start + chunk]
                 if self.covariance_type == "diag":
                     c_n += np.einsum("tc,tcd->cd", weights, centered**2)
-                else:
+                elif self.covariance_type == "spherical":  # squared distances, summed over features
+                    c_n += np.einsum("tc,tcd->c", weights, centered**2)
+                elif self.covariance_type == "full":
                     weighted = (weights[:, :, None] * centered).transpose(1, 2, 0)  # (N*M, D, t)
                     c_n += np.matmul(weighted, centered.transpose(1, 0, 2))
+                else:  # tied: one matrix per state, summed over its components and the frames
+                    t = centered.shape[0]
+                    centered = centered.reshape(t, n, m, d).transpose(1, 0, 2, 3).reshape(n, t * m, d)
+                    weighted = weights.reshape(t, n, m).transpose(1, 0, 2).reshape(n, t * m, 1) * centered
+                    c_n += np.matmul(weighted.transpose(0, 2, 1), centered)
 
     def _mstep_emissions(self, stats) -> None:
         priors = self._priors()
@@ -1859,6 +2214,14 @@ class GMMHMM(_GaussianEmissions):
                 c_n = (np.swapaxes(priors["covars_prior"], -1, -2)
                        + lambdas[:, :, None, None] * np.einsum("jki,jkl->jkil", centered, centered) + stats["c_n"])
                 c_d = (stats["post_mix_sum"] + 1 + priors["covars_weight"] + d + 1)[:, :, None, None]
+            elif self.covariance_type == "tied":  # the full update, numerators and counts summed over components
+                c_n = (np.swapaxes(priors["covars_prior"], -1, -2) + stats["c_n"]
+                       + np.einsum("jk,jki,jkl->jil", lambdas, centered, centered))
+                c_d = (stats["post_sum"] + self.n_mix + priors["covars_weight"] + d + 1)[:, None, None]
+            elif self.covariance_type == "spherical":  # the diag update, summed over features
+                c_n = (lambdas * np.einsum("jki,jki->jk", centered, centered) + 2 * priors["covars_weight"]
+                       + stats["c_n"])
+                c_d = d * (stats["post_mix_sum"] + 1) + 2 * (priors["covars_prior"] + 1)
             else:
                 c_n = lambdas[:, :, None] * centered**2 + 2 * priors["covars_weight"] + stats["c_n"]
                 c_d = stats["post_mix_sum"][:, :, None] + 1 + 2 * (priors["covars_prior"] + 1)
@@ -1873,6 +2236,10 @@ class GMMHMM(_GaussianEmissions):
         mix = np.sum(cdf[states] <= rng.random(n_samples)[:, None], axis=1)
         z = rng.standard_normal((n_samples, self.n_features))
         means = self.means_[states, mix]
+        if self.covariance_type == "spherical":
+            return means + np.sqrt(self.covars_[states, mix])[:, None] * z
         if self.covariance_type == "diag":
             return means + np.sqrt(self.covars_[states, mix]) * z
+        if self.covariance_type == "tied":  # a state's components share its matrix
+            return means + np.einsum("tij,tj->ti", np.linalg.cholesky(self.covars_)[states], z)
         return means + np.einsum("tij,tj->ti", np.linalg.cholesky(self.covars_)[states, mix], z)

@@ -815,7 +815,7 @@ def small_X():
     ({"n_components": 0}, "n_components"),
     ({"reg_covar": -1e-6}, "reg_covar"),
     ({"tol": -1e-3}, "tol"),
-    ({"max_iter": 0}, "max_iter"),
+    ({"max_iter": -1}, "max_iter"),  # 0 is allowed, as in scikit-learn: the initial parameters
     ({"covariance_type": "bogus"}, "covariance_type"),
     ({"covariance_type": "Full"}, "covariance_type"),
     ({"init_params": "bogus"}, "init_params"),
